@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ray_client import RayClient, Settings  # noqa: E402
+from tests.segmind_standin import TEST_API_KEY, SegmindStandIn  # noqa: E402
+
+
+@pytest.fixture
+def standin():
+    with SegmindStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(standin: SegmindStandIn) -> Settings:
+    return Settings(
+        api_key=TEST_API_KEY,
+        base_url=standin.base_url,
+        connect_timeout=2,
+        read_timeout=5,
+        max_retries=2,
+        max_retry_wait=5,
+    )
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(settings: Settings, sleeps: list[float]):
+    with RayClient(settings, sleep=sleeps.append) as c:
+        yield c
