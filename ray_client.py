@@ -72,15 +72,16 @@ class RayError(Exception):
         super().__init__(self.user_message)
 
     @property
+    def explanation(self) -> str:
+        """Everything but the title: the detail, Segmind's own words, and what to do."""
+        parts = [p for p in (self.detail, self.server_message and f'Segmind said: "{self.server_message}"') if p]
+        return "".join(f"{p}. " for p in parts) + self.action
+
+    @property
     def user_message(self) -> str:
         """What went wrong and what to do, on one line."""
         head = self.title + (f" (HTTP {self.status})" if self.status else "")
-        parts = [head]
-        if self.detail:
-            parts.append(self.detail)
-        if self.server_message:
-            parts.append(f'Segmind said: "{self.server_message}"')
-        return ": ".join(parts[:2]) + "".join(f". {p}" for p in parts[2:]) + f". {self.action}"
+        return f"{head}: {self.explanation}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.user_message!r})"
@@ -88,7 +89,7 @@ class RayError(Exception):
 
 class InvalidRequestError(RayError):
     title = "Invalid request"
-    action = "Fix the fields named above; nothing was sent and nothing was charged."
+    action = "Fix that and try again; nothing was sent and nothing was charged."
 
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems = list(problems)
@@ -386,6 +387,10 @@ class Settings:
 # --------------------------------------------------------------------------- result
 
 
+def _human_size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.0f} kB"
+
+
 @dataclass(frozen=True)
 class VideoResult:
     path: Path
@@ -401,7 +406,7 @@ class VideoResult:
         parts = [
             self.request.describe(),
             f"{self.elapsed_seconds:.1f} s",
-            f"{self.size_bytes / 1_000_000:.1f} MB",
+            _human_size(self.size_bytes),
         ]
         if self.remaining_credits is not None:
             parts.append(f"{self.remaining_credits:g} credits left")

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+# No test may phone home: Gradio's usage analytics would try the network.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 sys.path.insert(0, str(ROOT))
 
 from ray_client import RayClient, Settings  # noqa: E402

@@ -98,6 +98,8 @@ class SegmindStandIn:
         self.file_requests: list[Received] = []
         self._queue: collections.deque[Reply] = collections.deque()
         self._lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -121,6 +123,24 @@ class SegmindStandIn:
     def fail(self, status: int, message: str | None = None, **kwargs: Any) -> SegmindStandIn:
         body = None if message is None else json.dumps({"error": message}).encode()
         return self.then(Reply(status=status, body=body, **kwargs))
+
+    def reset(self) -> None:
+        """Forget scripted replies and what was received (for a server shared between tests)."""
+        with self._lock:
+            self._queue.clear()
+            self.default = Reply()
+            self.received.clear()
+            self.file_requests.clear()
+            self.max_in_flight = 0
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def next_reply(self) -> Reply:
         with self._lock:
@@ -183,6 +203,13 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             self._send_video(Reply())
 
         def do_POST(self) -> None:
+            standin._enter()
+            try:
+                self._answer_post()
+            finally:
+                standin._leave()
+
+        def _answer_post(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:

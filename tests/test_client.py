@@ -392,4 +392,4 @@ def test_result_summary_names_parameters_time_size_and_credits(client, tmp_path)
     result = client.generate(VideoRequest("a fox", aspect_ratio="1:1", loop=True), tmp_path / "v.mp4")
     summary = result.summary()
     assert summary.startswith("1:1 · 5 s · loop · ")
-    assert "MB" in summary and "42.5 credits left" in summary
+    assert "kB" in summary and "42.5 credits left" in summary

@@ -1,0 +1,326 @@
+"""The app as API users and visitors reach it: a launched page, called through gradio_client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+import app
+from tests.app_harness import free_port, running_app
+from tests.conftest import ROOT
+from tests.segmind_standin import TEST_API_KEY, Reply, SegmindStandIn
+
+OWNER_KEY = "sg_OWNER_secret_key_do_not_leak_42"
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with SegmindStandIn(api_key=OWNER_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def studio(upstream, tmp_path_factory):
+    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path_factory.mktemp("gradio"))) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(studio):
+    return Client(studio.url, verbose=False)
+
+
+@pytest.fixture(autouse=True)
+def fresh_upstream(upstream):
+    upstream.reset()
+    yield
+
+
+def generate(api: Client, prompt: str = "a fox in the snow", **params):
+    return api.predict(prompt=prompt, **params, api_name="/generate")
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- the endpoint
+
+
+def test_generate_returns_the_upstream_video_and_a_summary(api, upstream):
+    video, summary = generate(api)
+    assert Path(video).read_bytes() == upstream.video
+    assert summary.startswith("16:9 · 5 s · ") and "42.5 credits left" in summary
+
+
+def test_every_parameter_reaches_segmind_under_its_own_name(api, upstream):
+    generate(
+        api,
+        "a kite",
+        aspect_ratio="9:21",
+        duration=9,
+        loop=True,
+        start_image_url="https://img.test/first.png",
+        end_image_url="https://img.test/last.png",
+    )
+    assert upstream.received[-1].body == {
+        "prompt": "a kite",
+        "aspect_ratio": "9:21",
+        "duration": 9,
+        "loop": True,
+        "start_image_url": "https://img.test/first.png",
+        "end_image_url": "https://img.test/last.png",
+    }
+
+
+@pytest.mark.parametrize("ratio", ["1:1", "3:4", "4:3", "9:16", "21:9"])
+def test_each_aspect_ratio_is_passed_through(api, upstream, ratio):
+    generate(api, aspect_ratio=ratio)
+    assert upstream.received[-1].body["aspect_ratio"] == ratio
+
+
+def test_empty_keyframes_mean_none(api, upstream):
+    generate(api, start_image_url="", end_image_url="")
+    assert "start_image_url" not in upstream.received[-1].body
+
+
+def test_the_api_schema_names_every_parameter_and_types_duration_as_a_number(studio):
+    info = json.loads(fetch(studio.url + "gradio_api/info"))
+    (endpoint,) = info["named_endpoints"].values()
+    params = {p["parameter_name"]: p for p in endpoint["parameters"]}
+    assert list(params) == [
+        "prompt",
+        "aspect_ratio",
+        "duration",
+        "loop",
+        "start_image_url",
+        "end_image_url",
+        "api_key",
+    ]
+    assert params["duration"]["type"]["type"] == "integer"
+    assert params["duration"]["type"]["enum"] == [5, 9]
+
+
+def test_only_generate_is_in_the_api(studio):
+    info = json.loads(fetch(studio.url + "gradio_api/info"))
+    assert list(info["named_endpoints"]) == ["/generate"]
+    assert info["unnamed_endpoints"] == {}
+
+
+def test_a_visitor_key_is_used_for_that_request_only(api, upstream):
+    with pytest.raises(AppError):
+        generate(api, api_key="visitor-own-key")
+    assert upstream.received[-1].headers["x-api-key"] == "visitor-own-key"
+    generate(api)
+    assert upstream.received[-1].headers["x-api-key"] == OWNER_KEY
+
+
+# --------------------------------------------------------------------------- errors
+
+ERROR_CASES = [
+    (400, "Segmind rejected the request", "Check the prompt"),
+    (401, "API key rejected", "Check SEGMIND_API_KEY"),
+    (403, "Permission denied", "permissions"),
+    (404, "Model not found", "SEGMIND_MODEL"),
+    (406, "Not enough credits", "Add credits"),
+    (429, "Rate limited", "wait"),
+    (500, "Segmind server error", "try again in a minute"),
+    (502, "Segmind is temporarily unavailable", "Try again in a minute"),
+    (504, "Segmind timed out", "5 s clip"),
+]
+
+
+@pytest.mark.parametrize("status, title, action", ERROR_CASES)
+def test_each_api_error_arrives_as_its_own_clean_message(api, upstream, status, title, action):
+    upstream.default = Reply(status=status, headers={"Retry-After": "60"} if status == 429 else {})
+    with pytest.raises(AppError) as err:
+        generate(api)
+    assert err.value.title == title
+    assert action in err.value.message
+    assert "Traceback" not in err.value.message and OWNER_KEY not in err.value.message
+
+
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        ({"prompt": "   "}, "prompt is empty"),
+        ({"duration": 7}, "duration must be 5 or 9"),
+        ({"aspect_ratio": "2:1"}, "aspect_ratio must be one of"),
+        ({"start_image_url": "cat.png"}, "start_image_url must be an absolute http"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_sent(api, upstream, params, fragment):
+    with pytest.raises(AppError) as err:
+        generate(api, **params)
+    assert err.value.title == "Invalid request" and fragment in err.value.message
+    assert upstream.received == []
+
+
+def test_a_cut_transfer_and_a_non_video_answer_are_explained(api, upstream):
+    upstream.then(Reply(size=2_000_000, cut_after=300_000), Reply(body=b"<html>oops</html>", content_type="text/html"))
+    with pytest.raises(AppError) as cut:
+        generate(api)
+    with pytest.raises(AppError) as html:
+        generate(api)
+    assert cut.value.title == "Connection problem" and "No video was saved" in cut.value.message
+    assert html.value.title == "Unexpected answer from Segmind"
+
+
+def test_the_app_keeps_working_after_an_error(api, upstream):
+    upstream.fail(500)
+    with pytest.raises(AppError):
+        generate(api)
+    video, _ = generate(api)
+    assert Path(video).exists()
+
+
+# --------------------------------------------------------------------------- the key stays secret
+
+
+def test_the_owner_key_never_reaches_a_browser(studio, api, upstream):
+    pages = [fetch(studio.url), fetch(studio.url + "config"), fetch(studio.url + "gradio_api/info")]
+    upstream.fail(400, f"bad request for key {OWNER_KEY}")
+    with pytest.raises(AppError) as err:
+        generate(api)
+    _, summary = generate(api)
+    for text in [*pages, err.value.message, err.value.title, summary]:
+        assert OWNER_KEY not in text
+
+
+def test_clips_are_served_from_gradios_cache_without_a_copy(studio, api, upstream):
+    generate(api)
+    cache = Path(os.environ["GRADIO_TEMP_DIR"])
+    clips = list((cache / "ray-studio").glob("*.mp4"))
+    assert clips and all(p.read_bytes() == upstream.video for p in clips)
+    assert sorted(cache.rglob("*.mp4")) == sorted(clips)
+
+
+def test_old_clips_are_cleaned_up_on_a_schedule(studio):
+    assert studio.demo.delete_cache == (app.AppSettings.cleanup_every, app.AppSettings.clip_max_age)
+
+
+# --------------------------------------------------------------------------- many visitors
+
+
+def test_generations_of_many_visitors_run_at_once(studio, upstream):
+    upstream.default = Reply(latency=1.0)
+    clients = [Client(studio.url, verbose=False) for _ in range(6)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        results = list(pool.map(generate, clients))
+    assert len(results) == 6
+    assert upstream.max_in_flight == 6
+
+
+def test_queue_settings_come_from_the_environment():
+    settings = app.AppSettings.from_env({"RAY_CONCURRENCY": "8", "RAY_QUEUE_SIZE": "20", "RAY_MCP": "true"})
+    assert (settings.concurrency, settings.queue_size, settings.mcp) == (8, 20, True)
+    assert app.launch_options(settings)["max_threads"] >= 8
+
+
+@pytest.mark.parametrize("value", ["0", "many", "-3"])
+def test_a_bad_queue_setting_is_named(value):
+    with pytest.raises(app.InvalidRequestError, match="RAY_CONCURRENCY"):
+        app.AppSettings.from_env({"RAY_CONCURRENCY": value})
+
+
+# --------------------------------------------------------------------------- without a server key
+
+
+@pytest.fixture(scope="module")
+def keyless(upstream, tmp_path_factory):
+    with running_app(upstream.base_url, None, temp_dir=str(tmp_path_factory.mktemp("gradio-keyless"))) as running:
+        yield running
+
+
+def test_without_any_key_the_page_loads_and_says_how_to_get_one(keyless):
+    page = fetch(keyless.url + "config")
+    assert "No server key is set" in page and "cloud.segmind.com/console/api-keys" in page
+
+
+def test_without_any_key_generate_says_how_to_set_one(keyless, upstream):
+    with pytest.raises(AppError) as err:
+        generate(Client(keyless.url, verbose=False))
+    assert err.value.title == "No API key" and "SEGMIND_API_KEY" in err.value.message
+    assert upstream.received == []
+
+
+def test_without_a_server_key_a_visitor_key_works(keyless, upstream):
+    video, _ = generate(Client(keyless.url, verbose=False), api_key=OWNER_KEY)
+    assert Path(video).read_bytes() == upstream.video
+
+
+# --------------------------------------------------------------------------- python app.py
+
+
+def test_python_app_py_serves_the_page_on_gradios_port_setting(upstream, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_TEMP_DIR": str(tmp_path),
+        "SEGMIND_API_KEY": OWNER_KEY,
+        "SEGMIND_BASE_URL": upstream.base_url,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")], env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = fetch(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "app.py did not start within 60 s"
+                time.sleep(0.2)
+        assert "Ray Studio" in page and OWNER_KEY not in page
+        video, _ = generate(Client(f"http://127.0.0.1:{port}/", verbose=False))
+        assert Path(video).exists()
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert OWNER_KEY not in output
+
+
+def test_python_app_py_refuses_a_bad_setting_with_exit_2(tmp_path):
+    env = {**os.environ, "RAY_QUEUE_SIZE": "lots"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "RAY_QUEUE_SIZE must be a whole number" in proc.stderr
+
+
+def test_python_app_py_help_lists_its_options():
+    proc = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=60)
+    for option in ("--share", "--host", "--port", "--mcp"):
+        assert option in proc.stdout
+
+
+def test_examples_cover_ratios_durations_loop_and_a_keyframe():
+    ratios = {e[1] for e in app.EXAMPLES}
+    assert len(ratios) >= 4 and {e[2] for e in app.EXAMPLES} == {5, 9}
+    assert any(e[3] for e in app.EXAMPLES) and any(e[4] for e in app.EXAMPLES)
+
+
+def test_examples_are_never_generated_at_start_up(studio, upstream):
+    assert studio.demo.fns and upstream.received == []
+    config = json.loads(fetch(studio.url + "config"))
+    assert all(not c.get("props", {}).get("cache_examples") for c in config["components"])
+
+
+def test_an_unused_ssl_key_never_appears(studio):
+    assert TEST_API_KEY not in fetch(studio.url + "config")
