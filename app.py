@@ -133,7 +133,8 @@ class AppSettings:
 
 def people_error(err: RayError) -> gr.Error:
     """A client error as the toast a visitor (or a gradio_client caller) sees."""
-    return gr.Error(err.explanation, title=err.title, duration=None, print_exception=False)
+    # The whole line as the message: Gradio's toast labels itself "Error" whatever the title says.
+    return gr.Error(err.user_message, title=err.title, duration=None, print_exception=False)
 
 
 def clip_path(folder: Path) -> Path:
@@ -295,6 +296,8 @@ def build_demo(
                     columns=3,
                     height=260,
                     allow_preview=False,
+                    preview=False,
+                    object_fit="cover",
                     elem_id="history",
                 )
         gr.Examples(
@@ -315,6 +318,7 @@ def build_demo(
             generate, inputs, [video, info, last_record], api_name="generate", show_progress_on=video, preprocess=False
         )
         run.then(idle, None, [generate_btn, cancel_btn], **private)
+        run.failure(idle, None, [generate_btn, cancel_btn], **private)  # Gradio 6 skips .then after an error
         run.success(play_as_asked, last_record, video, **private)
         run.success(add_to_history, [last_record, history], [history, history_gallery], **private)
         cancel_btn.click(idle, None, [generate_btn, cancel_btn], cancels=[run], **private)
@@ -339,7 +343,14 @@ def build_demo(
 def launch_options(settings: AppSettings) -> dict[str, Any]:
     # Async handlers hand the blocking client call to a worker thread, so the thread pool must
     # hold every generation that runs at once, plus headroom for Gradio's own file work.
-    return {"max_threads": settings.concurrency + 8, "css": CSS, "mcp_server": settings.mcp}
+    # run_history off: Gradio would record every run's inputs, the visitor's key among them, and
+    # offers to upload that record to a Hugging Face bucket.
+    return {
+        "max_threads": settings.concurrency + 8,
+        "css": CSS,
+        "mcp_server": settings.mcp,
+        "run_history": False,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -147,7 +147,7 @@ def test_each_api_error_arrives_as_its_own_clean_message(api, upstream, status, 
     with pytest.raises(AppError) as err:
         generate(api)
     assert err.value.title == title
-    assert action in err.value.message
+    assert err.value.message.startswith(title) and action in err.value.message
     assert "Traceback" not in err.value.message and OWNER_KEY not in err.value.message
 
 
@@ -196,6 +196,10 @@ def test_the_owner_key_never_reaches_a_browser(studio, api, upstream):
     _, summary = generate(api)
     for text in [*pages, err.value.message, err.value.title, summary]:
         assert OWNER_KEY not in text
+
+
+def test_run_history_is_off_so_no_visitor_key_is_recorded_anywhere(studio):
+    assert json.loads(fetch(studio.url + "config"))["run_history"] is False
 
 
 def test_clips_are_served_from_gradios_cache_without_a_copy(studio, api, upstream):
