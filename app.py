@@ -7,7 +7,7 @@ Runs the same locally (``python app.py``) and as a Hugging Face Space.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import importlib.util
 import logging
 import os
@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import gradio as gr
+from anyio import get_cancelled_exc_class
 from dotenv import load_dotenv
 from gradio.utils import get_upload_folder
 
@@ -170,10 +173,13 @@ def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
         cancel = threading.Event()
         try:
             request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
-            result: VideoResult = await asyncio.to_thread(
-                client.generate, request, clip_path(clips), api_key=api_key, cancel=cancel
+            # anyio's pool, which Gradio sizes by max_threads; asyncio.to_thread's default executor
+            # holds only cores + 4 threads and would serialise visitors on a small machine.
+            result: VideoResult = await anyio.to_thread.run_sync(
+                functools.partial(client.generate, request, clip_path(clips), api_key=api_key, cancel=cancel),
+                abandon_on_cancel=True,
             )
-        except asyncio.CancelledError:
+        except get_cancelled_exc_class():
             cancel.set()  # stops the download at its next chunk; the thread then ends
             raise
         except (CancelledError, RayError) as err:

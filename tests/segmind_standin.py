@@ -100,6 +100,7 @@ class SegmindStandIn:
         self._lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.last_video_sent_at: float | None = None  # time.time() when a video's last byte left
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -245,6 +246,7 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             self._send(
                 200, reply.content_type or "video/mp4", iter_padded_video(standin.video, reply.size), total, reply
             )
+            standin.last_video_sent_at = time.time()
 
         def _error(self, reply: Reply) -> None:
             body = reply.body
