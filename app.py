@@ -23,6 +23,7 @@ import anyio.to_thread
 import gradio as gr
 from anyio import get_cancelled_exc_class
 from dotenv import load_dotenv
+from gradio.data_classes import FileData
 from gradio.utils import get_upload_folder
 
 from ray_client import (
@@ -199,6 +200,10 @@ def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
     return generate
 
 
+def serve_as_is(value: str | Path | None) -> FileData | None:
+    return FileData(path=str(value), mime_type="video/mp4") if value else None
+
+
 def play_as_asked(record: dict[str, Any] | None):
     return gr.Video(loop=bool(record and record["loop"]))
 
@@ -296,6 +301,11 @@ def build_demo(
                     cancel_btn = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")
             with gr.Column(scale=6):
                 video = gr.Video(label="Video", autoplay=True, buttons=["download"], interactive=False, elem_id="video")
+                # Serve our clips as they are. With ffmpeg installed (as on Spaces) Gradio would ffprobe
+                # every clip in the event loop's path and re-encode any it does not recognise;
+                # Segmind's are H.264 MP4, which browsers play. (A subclass would make Gradio write
+                # an app.pyi stub, hence the instance attribute.)
+                video.postprocess = serve_as_is
                 info = gr.Markdown(elem_id="clip-info")
                 history_gallery = gr.Gallery(
                     label="This session's clips (click one to reuse its settings)",

@@ -106,7 +106,7 @@ def test_a_visitor_generates_a_clip_sees_it_play_then_meets_an_error_and_carries
 
 def test_an_example_fills_the_form_and_spends_nothing(page, upstream):
     page.get_by_text("a slow dolly across a foggy pine forest").click()
-    assert "foggy pine forest" in page.locator("#prompt textarea").input_value()
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value.includes('foggy pine forest')")
     page.locator(".ratio-shape", has_text="21:9").wait_for()
     assert upstream.received == []
 
