@@ -39,6 +39,7 @@ from ray_client import (
     Settings,
     VideoRequest,
     VideoResult,
+    env_bool,
 )
 
 log = logging.getLogger("ray_studio")
@@ -131,7 +132,7 @@ class AppSettings:
             queue_size=whole("RAY_QUEUE_SIZE", cls.queue_size),
             clip_max_age=whole("RAY_CLIP_MAX_AGE", cls.clip_max_age),
             cleanup_every=whole("RAY_CLEANUP_EVERY", cls.cleanup_every),
-            mcp=env.get("RAY_MCP", "").strip().lower() in ("1", "true", "yes", "on"),
+            mcp=env_bool(env, "RAY_MCP", cls.mcp),
         )
 
 

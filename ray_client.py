@@ -328,7 +328,8 @@ class VideoRequest:
 # --------------------------------------------------------------------------- settings
 
 
-def _env_float(env: dict[str, str], name: str, default: float) -> float:
+def env_number(env: dict[str, str], name: str, default: float) -> float:
+    """A non-negative number setting; InvalidRequestError naming the variable if it is not one."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -341,7 +342,8 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
-def _env_bool(env: dict[str, str], name: str, default: bool) -> bool:
+def env_bool(env: dict[str, str], name: str, default: bool) -> bool:
+    """A yes/no setting (1/0, true/false, yes/no, on/off); InvalidRequestError otherwise."""
     raw = env.get(name, "").strip().lower()
     if not raw:
         return default
@@ -372,11 +374,11 @@ class Settings:
             api_key=env.get("SEGMIND_API_KEY", "").strip() or None,
             base_url=env.get("SEGMIND_BASE_URL", "").strip() or DEFAULT_BASE_URL,
             model=env.get("SEGMIND_MODEL", "").strip() or DEFAULT_MODEL,
-            connect_timeout=_env_float(env, "SEGMIND_CONNECT_TIMEOUT", 10.0),
-            read_timeout=_env_float(env, "SEGMIND_READ_TIMEOUT", 300.0),
-            max_retries=int(_env_float(env, "SEGMIND_MAX_RETRIES", 2)),
-            max_retry_wait=_env_float(env, "SEGMIND_MAX_RETRY_WAIT", 30.0),
-            retry_gateway_errors=_env_bool(env, "SEGMIND_RETRY_GATEWAY_ERRORS", False),
+            connect_timeout=env_number(env, "SEGMIND_CONNECT_TIMEOUT", 10.0),
+            read_timeout=env_number(env, "SEGMIND_READ_TIMEOUT", 300.0),
+            max_retries=int(env_number(env, "SEGMIND_MAX_RETRIES", 2)),
+            max_retry_wait=env_number(env, "SEGMIND_MAX_RETRY_WAIT", 30.0),
+            retry_gateway_errors=env_bool(env, "SEGMIND_RETRY_GATEWAY_ERRORS", False),
         )
 
     @property

@@ -114,6 +114,16 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def _alternating_medians(ours: Callable[[], object], bare: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median seconds of each, run in turns with who goes first swapped, so drift hits both alike."""
+    times: dict[str, list[float]] = {"ours": [], "bare": []}
+    for i in range(runs):
+        order = [("ours", ours), ("bare", bare)]
+        for name, fn in order if i % 2 == 0 else order[::-1]:
+            times[name].append(_timed(fn))
+    return statistics.median(times["ours"]), statistics.median(times["bare"])
+
+
 # --------------------------------------------------------------------------- 1. client overhead
 
 
@@ -133,21 +143,17 @@ def client_overhead(smoke: bool = False) -> Row:
             assert len(body) == size
 
         ours(), bare()  # warm both: imports, page cache, first connection
-        times: dict[str, list[float]] = {"ours": [], "bare": []}
-        for i in range(pairs):  # alternate, and swap who goes first, so drift hits both alike
-            order = [("ours", ours), ("bare", bare)] if i % 2 == 0 else [("bare", bare), ("ours", ours)]
-            for name, fn in order:
-                times[name].append(_timed(fn))
+        ours_s, bare_s = _alternating_medians(ours, bare, pairs)
         client.close()
         target.unlink(missing_ok=True)
-    ratio = statistics.median(times["ours"]) / statistics.median(times["bare"])
+    ratio = ours_s / bare_s
     return Row(
         "client overhead",
         "≤ 1.02×",
         f"{ratio:.3f}×",
         ratio <= 1.02,
-        f"median of {pairs}: ours {statistics.median(times['ours']):.3f} s (saved to disk), "
-        f"bare {statistics.median(times['bare']):.3f} s (in memory); {size / 1e6:.0f} MB, {latency:g} s latency",
+        f"median of {pairs}: ours {ours_s:.3f} s (saved to disk), "
+        f"bare {bare_s:.3f} s (in memory); {size / 1e6:.0f} MB, {latency:g} s latency",
     )
 
 
@@ -289,22 +295,23 @@ def to_the_screen(smoke: bool = False) -> Row:
 def start_up(smoke: bool = False) -> Row:
     runs = 1 if smoke else 5
     bare_script = ROOT / "bench" / "bare_app.py"
-    times: dict[str, list[float]] = {"ours": [], "bare": []}
     with SegmindStandIn() as upstream:
-        for i in range(runs):
-            order = [("ours", ROOT / "app.py"), ("bare", bare_script)]
-            for name, script in order if i % 2 == 0 else order[::-1]:
-                started = time.perf_counter()
+
+        def start(script: Path) -> Callable[[], None]:
+            def until_first_200() -> None:
                 with app_process(upstream.base_url, script):
-                    times[name].append(time.perf_counter() - started)
-    ratio = statistics.median(times["ours"]) / statistics.median(times["bare"])
+                    pass
+
+            return until_first_200
+
+        ours_s, bare_s = _alternating_medians(start(ROOT / "app.py"), start(bare_script), runs)
+    ratio = ours_s / bare_s
     return Row(
         "start-up (`python app.py` → first 200)",
         "≤ 1.15×",
         f"{ratio:.3f}×",
         ratio <= 1.15,
-        f"median of {runs}: ours {statistics.median(times['ours']):.2f} s, "
-        f"bare Blocks with one button {statistics.median(times['bare']):.2f} s",
+        f"median of {runs}: ours {ours_s:.2f} s, bare Blocks with one button {bare_s:.2f} s",
     )
 
 

@@ -7,8 +7,10 @@ import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 import app
 from ray_client import RayClient, Settings
@@ -25,6 +27,7 @@ class RunningApp:
     url: str
     demo: gr.Blocks
     client: RayClient
+    cache_dir: Path  # Gradio's cache folder for this app, where the clips are written
 
 
 @contextlib.contextmanager
@@ -44,7 +47,7 @@ def running_app(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings)
     )
     try:
-        yield RunningApp(f"http://127.0.0.1:{port}/", demo, client)
+        yield RunningApp(f"http://127.0.0.1:{port}/", demo, client, Path(get_upload_folder()))
     finally:
         demo.close()
         client.close()

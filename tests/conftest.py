@@ -43,3 +43,24 @@ def sleeps() -> list[float]:
 def client(settings: Settings, sleeps: list[float]):
     with RayClient(settings, sleep=sleeps.append) as c:
         yield c
+
+
+# --------------------------------------------------------------------------- the app, for a module
+
+OWNER_KEY = "sg_OWNER_secret_key_do_not_leak_42"
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    """A stand-in that accepts the app owner's key, shared by one test module."""
+    with SegmindStandIn(api_key=OWNER_KEY) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def studio(upstream, tmp_path_factory):
+    """app.py's page, launched on a free port with the owner's key, talking to ``upstream``."""
+    from tests.app_harness import running_app  # imports gradio: only for the modules that use it
+
+    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path_factory.mktemp("gradio"))) as running:
+        yield running

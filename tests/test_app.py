@@ -17,22 +17,8 @@ from gradio_client.exceptions import AppError
 
 import app
 from tests.app_harness import free_port, running_app
-from tests.conftest import ROOT
-from tests.segmind_standin import TEST_API_KEY, Reply, SegmindStandIn
-
-OWNER_KEY = "sg_OWNER_secret_key_do_not_leak_42"
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with SegmindStandIn(api_key=OWNER_KEY) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def studio(upstream, tmp_path_factory):
-    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path_factory.mktemp("gradio"))) as running:
-        yield running
+from tests.conftest import OWNER_KEY, ROOT
+from tests.segmind_standin import Reply, SegmindStandIn
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +190,7 @@ def test_run_history_is_off_so_no_visitor_key_is_recorded_anywhere(studio):
 
 def test_clips_are_served_from_gradios_cache_without_a_copy(studio, api, upstream):
     generate(api)
-    cache = Path(os.environ["GRADIO_TEMP_DIR"])
+    cache = studio.cache_dir
     clips = list((cache / "ray-studio").glob("*.mp4"))
     assert clips and all(p.read_bytes() == upstream.video for p in clips)
     assert sorted(cache.rglob("*.mp4")) == sorted(clips)
@@ -322,11 +308,11 @@ def test_examples_cover_ratios_durations_loop_and_a_keyframe():
     assert any(e[3] for e in app.EXAMPLES) and any(e[4] for e in app.EXAMPLES)
 
 
-def test_examples_are_never_generated_at_start_up(studio, upstream):
-    assert studio.demo.fns and upstream.received == []
-    config = json.loads(fetch(studio.url + "config"))
-    assert all(not c.get("props", {}).get("cache_examples") for c in config["components"])
-
-
-def test_an_unused_ssl_key_never_appears(studio):
-    assert TEST_API_KEY not in fetch(studio.url + "config")
+def test_examples_are_never_generated_at_start_up(tmp_path):
+    with (
+        SegmindStandIn(api_key=OWNER_KEY) as fresh,
+        running_app(fresh.base_url, OWNER_KEY, temp_dir=str(tmp_path)) as running,
+    ):
+        fetch(running.url)
+        fetch(running.url + "config")
+        assert fresh.received == []

@@ -7,14 +7,11 @@ import shutil
 
 import pytest
 
-from tests.app_harness import running_app
-from tests.conftest import ARTIFACTS
-from tests.segmind_standin import SegmindStandIn
+from tests.conftest import ARTIFACTS, OWNER_KEY
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-OWNER_KEY = "sg_BROWSER_owner_secret_7"
 VIDEO = "#video video"
 
 
@@ -37,18 +34,6 @@ def chromium():
         )
         yield browser
         browser.close()
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with SegmindStandIn(api_key=OWNER_KEY) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def studio(upstream, tmp_path_factory):
-    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path_factory.mktemp("gradio"))) as running:
-        yield running
 
 
 @pytest.fixture
