@@ -32,7 +32,6 @@ from ray_client import (
     DEFAULT_ASPECT_RATIO,
     DEFAULT_DURATION,
     MAX_PROMPT_CHARS,
-    CancelledError,
     InvalidRequestError,
     RayClient,
     RayError,
@@ -184,7 +183,7 @@ def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
         except get_cancelled_exc_class():
             cancel.set()  # stops the download at its next chunk; the thread then ends
             raise
-        except (CancelledError, RayError) as err:
+        except RayError as err:
             log.info("generation failed: %s", type(err).__name__)
             raise people_error(err) from None
         except Exception:
@@ -195,7 +194,13 @@ def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
                 print_exception=False,
             ) from None
         log.info("generated %s in %.1f s", request.describe(), result.elapsed_seconds)
-        record = {"path": str(result.path), "summary": result.summary(), **request.to_payload()}
+        record = {
+            "path": str(result.path),
+            "summary": result.summary(),
+            "elapsed_seconds": result.elapsed_seconds,
+            "size": result.size_label,
+            **request.to_payload(),
+        }
         return str(result.path), result.summary(), record
 
     return generate
@@ -209,15 +214,31 @@ def play_as_asked(record: dict[str, Any] | None):
     return gr.Video(loop=bool(record and record["loop"]))
 
 
+HISTORY_COLUMNS = ["Prompt", "Shape", "Length", "Loop", "Keyframes", "Took", "Size"]
+
+
+def history_row(h: dict[str, Any]) -> list[str]:
+    keyframes = [name for name in ("start", "end") if h.get(f"{name}_image_url")]
+    return [
+        h["prompt"],
+        h["aspect_ratio"],
+        f"{h['duration']} s",
+        "yes" if h["loop"] else "",
+        " + ".join(keyframes),
+        f"{h['elapsed_seconds']:.0f} s",
+        h["size"],
+    ]
+
+
 def add_to_history(record: dict[str, Any] | None, history: list[dict[str, Any]]):
     if not record:
         return history, gr.skip()
-    history = [record, *history][:24]
-    return history, [(h["path"], f"{h['prompt'][:80]} · {h['summary']}") for h in history]
+    history = [record, *history][:50]
+    return history, [history_row(h) for h in history]
 
 
 def restore_from_history(history: list[dict[str, Any]], event: gr.SelectData):
-    h = history[event.index]
+    h = history[event.index[0]]
     return (
         h["prompt"],
         h["aspect_ratio"],
@@ -236,6 +257,11 @@ def busy():
 
 def idle():
     return gr.Button(interactive=True, value="Generate"), gr.Button(visible=False)
+
+
+def cancelled():
+    gr.Info("Cancelled. If Segmind had already started the clip, it may still be billed.", title="Cancelled")
+    return idle()
 
 
 def build_demo(
@@ -308,13 +334,13 @@ def build_demo(
                 # an app.pyi stub, hence the instance attribute.)
                 video.postprocess = serve_as_is
                 info = gr.Markdown(elem_id="clip-info")
-                history_gallery = gr.Gallery(
-                    label="This session's clips (click one to reuse its settings)",
-                    columns=3,
-                    height=260,
-                    allow_preview=False,
-                    preview=False,
-                    object_fit="cover",
+                history_table = gr.Dataframe(
+                    headers=HISTORY_COLUMNS,
+                    value=[],
+                    interactive=False,
+                    wrap=True,
+                    max_height=320,
+                    label="This session's clips: click one to watch it again and reuse its settings",
                     elem_id="history",
                 )
         gr.Examples(
@@ -337,9 +363,10 @@ def build_demo(
         run.then(idle, None, [generate_btn, cancel_btn], **private)
         run.failure(idle, None, [generate_btn, cancel_btn], **private)  # Gradio 6 skips .then after an error
         run.success(play_as_asked, last_record, video, **private)
-        run.success(add_to_history, [last_record, history], [history, history_gallery], **private)
-        cancel_btn.click(idle, None, [generate_btn, cancel_btn], cancels=[run], **private)
-        history_gallery.select(
+        run.success(add_to_history, [last_record, history], [history, history_table], **private)
+        # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
+        cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
+        history_table.select(
             restore_from_history,
             [history],
             [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, video, info],

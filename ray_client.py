@@ -403,12 +403,17 @@ class VideoResult:
     credits_consumed: float | None = None
     attempts: int = 1
 
+    @property
+    def size_label(self) -> str:
+        """The file size for people: ``3.1 MB`` or ``12 kB``."""
+        return _human_size(self.size_bytes)
+
     def summary(self) -> str:
         """One line for people: parameters, time, size, credits."""
         parts = [
             self.request.describe(),
             f"{self.elapsed_seconds:.1f} s",
-            _human_size(self.size_bytes),
+            self.size_label,
         ]
         if self.remaining_credits is not None:
             parts.append(f"{self.remaining_credits:g} credits left")

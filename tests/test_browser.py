@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from tests.conftest import ARTIFACTS, OWNER_KEY
+from tests.segmind_standin import Reply
 
 pytestmark = pytest.mark.browser
 
@@ -116,3 +117,34 @@ def test_a_visitor_key_is_remembered_only_in_their_browser_when_asked(page, upst
     page.get_by_label("Remember in this browser").uncheck()
     page.wait_for_function("() => localStorage.getItem('ray-studio-segmind-key') === null")
     assert upstream.received == []
+
+
+def test_cancel_stops_waiting_says_what_it_means_and_frees_the_button(page, upstream):
+    upstream.default = Reply(latency=3.0)
+    page.locator("#prompt textarea").fill("a fox")
+    page.locator("#generate").click()
+    page.get_by_text("processing").wait_for()  # Gradio's working indicator with elapsed seconds
+    page.locator("#cancel").click()
+    page.locator(".toast-body", has_text="may still be billed").wait_for()
+    page.locator("#generate:not([disabled])", has_text="Generate").wait_for()
+    assert not page.locator("#cancel").is_visible()
+    assert page.evaluate(f"() => document.querySelector('{VIDEO}')") is None
+
+
+def history_cell(page, text: str):
+    # Gradio's table also keeps a hidden copy of its rows for sizing: only the cells count.
+    return page.locator("#history [data-testid^='cell-']", has_text=text).first
+
+
+def test_a_clip_in_the_session_history_brings_back_its_settings(page, upstream):
+    for prompt, ratio in (("a fox", "1:1"), ("a red kite over dunes", "21:9")):
+        page.locator("#prompt textarea").fill(prompt)
+        page.get_by_label(ratio).check()
+        page.locator("#generate").click()
+        history_cell(page, prompt).wait_for()
+        page.locator("#generate:not([disabled])").wait_for()
+    history_cell(page, "a fox").click()
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'a fox'")
+    page.locator(".ratio-shape", has_text="1:1").wait_for()
+    page.locator("#clip-info", has_text="1:1 · 5 s").wait_for()
+    assert len(upstream.received) == 2
