@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,8 +146,17 @@ def clip_path(folder: Path) -> Path:
     return folder / f"ray-flash-2-{uuid.uuid4().hex[:12]}.mp4"
 
 
-def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
+class Studio:
+    """The page's two ways in, over one generation: the public ``/generate`` endpoint (also the MCP
+    tool) and the page's own handler, which also returns a record for the session history. They are
+    separate because a gr.State among an endpoint's outputs breaks Gradio's MCP tool results."""
+
+    def __init__(self, client: RayClient, clips: Path) -> None:
+        self.client = client
+        self.clips = clips
+
     async def generate(
+        self,
         prompt: str,
         aspect_ratio: str = DEFAULT_ASPECT_RATIO,
         duration: int = DEFAULT_DURATION,
@@ -156,7 +164,7 @@ def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
         start_image_url: str = "",
         end_image_url: str = "",
         api_key: str = "",
-    ) -> tuple[Any, str, dict[str, Any]]:
+    ) -> tuple[str, str]:
         """Make a 720p video clip with Luma Ray Flash 2 on Segmind.
 
         Args:
@@ -169,15 +177,32 @@ def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
             api_key: Your own Segmind API key; empty to use the server's key.
 
         Returns:
-            The MP4 video, a one-line summary (parameters, time, size, credits left), and a record for the history.
+            The MP4 video, and a one-line summary: parameters, time taken, size, credits left.
         """
+        _, result = await self._make_clip(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key)
+        return str(result.path), result.summary()
+
+    async def generate_in_page(self, *params: Any) -> tuple[str, str, dict[str, Any]]:
+        request, result = await self._make_clip(*params)
+        record = {
+            "path": str(result.path),
+            "summary": result.summary(),
+            "elapsed_seconds": result.elapsed_seconds,
+            "size": result.size_label,
+            **request.to_payload(),
+        }
+        return str(result.path), result.summary(), record
+
+    async def _make_clip(
+        self, prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key
+    ) -> tuple[VideoRequest, VideoResult]:
         cancel = threading.Event()
         try:
             request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
             # anyio's pool, which Gradio sizes by max_threads; asyncio.to_thread's default executor
             # holds only cores + 4 threads and would serialise visitors on a small machine.
             result: VideoResult = await anyio.to_thread.run_sync(
-                functools.partial(client.generate, request, clip_path(clips), api_key=api_key, cancel=cancel),
+                functools.partial(self.client.generate, request, clip_path(self.clips), api_key=api_key, cancel=cancel),
                 abandon_on_cancel=True,
             )
         except get_cancelled_exc_class():
@@ -194,16 +219,7 @@ def make_generate(client: RayClient, clips: Path) -> Callable[..., Any]:
                 print_exception=False,
             ) from None
         log.info("generated %s in %.1f s", request.describe(), result.elapsed_seconds)
-        record = {
-            "path": str(result.path),
-            "summary": result.summary(),
-            "elapsed_seconds": result.elapsed_seconds,
-            "size": result.size_label,
-            **request.to_payload(),
-        }
-        return str(result.path), result.summary(), record
-
-    return generate
+        return request, result
 
 
 def serve_as_is(value: str | Path | None) -> FileData | None:
@@ -275,7 +291,7 @@ def build_demo(
         has_server_key = bool(client.settings.api_key)
     clips = Path(get_upload_folder()) / "ray-studio"
     clips.mkdir(parents=True, exist_ok=True)
-    generate = make_generate(client, clips)
+    studio = Studio(client, clips)
 
     with gr.Blocks(
         title="Ray Studio · Luma Ray Flash 2",
@@ -355,16 +371,24 @@ def build_demo(
         inputs = [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key]
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
         locked = generate_btn.click(busy, None, [generate_btn, cancel_btn], **private)
-        # preprocess=False: these inputs arrive as plain values either way, and VideoRequest, not
-        # Gradio's generic choice check, names a bad value precisely for API callers.
         run = locked.then(
-            generate, inputs, [video, info, last_record], api_name="generate", show_progress_on=video, preprocess=False
+            studio.generate_in_page,
+            inputs,
+            [video, info, last_record],
+            show_progress_on=video,
+            preprocess=False,
+            api_visibility="private",
         )
         run.then(idle, None, [generate_btn, cancel_btn], **private)
         run.failure(idle, None, [generate_btn, cancel_btn], **private)  # Gradio 6 skips .then after an error
         run.success(play_as_asked, last_record, video, **private)
         run.success(add_to_history, [last_record, history], [history, history_table], **private)
         # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
+        # The API and MCP way in, with no button of its own in the page. preprocess=False: these
+        # inputs arrive as plain values either way, and VideoRequest, not Gradio's generic choice
+        # check, names a bad value precisely for API callers.
+        api_only = gr.Button(visible=False)
+        api_only.click(studio.generate, inputs, [video, info], api_name="generate", preprocess=False)
         cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
         history_table.select(
             restore_from_history,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -224,6 +226,40 @@ def test_queue_settings_come_from_the_environment():
 def test_a_bad_queue_setting_is_named(value):
     with pytest.raises(app.InvalidRequestError, match="RAY_CONCURRENCY"):
         app.AppSettings.from_env({"RAY_CONCURRENCY": value})
+
+
+# --------------------------------------------------------------------------- MCP
+
+
+def test_with_mcp_on_an_agent_can_list_and_call_generate(upstream, tmp_path):
+    pytest.importorskip("mcp", reason="pip install -r requirements-test.txt")
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def as_an_agent(url: str):
+        async with streamable_http_client(url + "gradio_api/mcp/") as (read, write, _), ClientSession(read, write) as s:
+            await s.initialize()
+            tools = (await s.list_tools()).tools
+            made = await s.call_tool("generate", {"prompt": "a kite", "aspect_ratio": "9:16", "duration": 9})
+            refused = await s.call_tool("generate", {"prompt": "  "})
+            return tools, made, refused
+
+    with running_app(upstream.base_url, OWNER_KEY, app.AppSettings(mcp=True), temp_dir=str(tmp_path)) as running:
+        tools, made, refused = asyncio.run(as_an_agent(running.url))
+    assert [t.name for t in tools] == ["generate"]
+    assert set(tools[0].inputSchema["properties"]) == {
+        "prompt", "aspect_ratio", "duration", "loop", "start_image_url", "end_image_url", "api_key",
+    }  # fmt: skip
+    text = " ".join(getattr(c, "text", "") for c in made.content)
+    assert not made.isError and "gradio_api/file=" in text and "9:16 · 9 s" in text
+    assert upstream.received[-1].body["duration"] == 9
+    assert refused.isError and "prompt is empty" in refused.content[0].text
+    assert OWNER_KEY not in repr(tools) + text
+
+
+def test_mcp_is_off_by_default(studio):
+    with pytest.raises(urllib.error.HTTPError):
+        fetch(studio.url + "gradio_api/mcp/schema")
 
 
 # --------------------------------------------------------------------------- without a server key
