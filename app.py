@@ -7,13 +7,13 @@ Runs the same locally (``python app.py``) and as a Hugging Face Space.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import importlib.util
 import logging
 import os
 import threading
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def _ratio_shape_html(ratio: str) -> str:
     return f"<div class='ratio-shape' style='aspect-ratio:{w}/{h}'>{w}:{h}</div>"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class AppSettings:
     """App settings; names and defaults are in .env.example."""
 
@@ -278,15 +278,9 @@ def cancelled():
     return idle()
 
 
-def build_demo(
-    client: RayClient,
-    settings: AppSettings | None = None,
-    *,
-    has_server_key: bool | None = None,
-) -> gr.Blocks:
+def build_demo(client: RayClient, settings: AppSettings | None = None) -> gr.Blocks:
     settings = settings or AppSettings()
-    if has_server_key is None:
-        has_server_key = bool(client.settings.api_key)
+    has_server_key = bool(client.settings.api_key)
     clips = Path(get_upload_folder()) / "ray-studio"
     clips.mkdir(parents=True, exist_ok=True)
     studio = Studio(client, clips)
@@ -368,6 +362,8 @@ def build_demo(
 
         inputs = [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key]
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+        # The page's generations and the API's share one limit of RAY_CONCURRENCY (and so the threads).
+        one_limit_for_both: dict[str, Any] = {"concurrency_id": "generation"}
         locked = generate_btn.click(busy, loop, [generate_btn, cancel_btn, video], **private)
         run = locked.then(
             studio.generate_in_page,
@@ -376,17 +372,20 @@ def build_demo(
             show_progress_on=video,
             preprocess=False,
             api_visibility="private",
+            **one_limit_for_both,
         )
         run.then(idle, None, [generate_btn, cancel_btn], **private)
         run.failure(idle, None, [generate_btn, cancel_btn], **private)  # Gradio 6 skips .then after an error
         run.success(add_to_history, [last_record, history], [history, history_table], **private)
         # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
+        cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
         # The API and MCP way in, with no button of its own in the page. preprocess=False: these
         # inputs arrive as plain values either way, and VideoRequest, not Gradio's generic choice
         # check, names a bad value precisely for API callers.
         api_only = gr.Button(visible=False)
-        api_only.click(studio.generate, inputs, [video, info], api_name="generate", preprocess=False)
-        cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
+        api_only.click(
+            studio.generate, inputs, [video, info], api_name="generate", preprocess=False, **one_limit_for_both
+        )
         history_table.select(
             restore_from_history,
             [history],
@@ -434,7 +433,7 @@ def main(argv: list[str] | None = None) -> None:
     except InvalidRequestError as err:
         parser.exit(2, f"error: {err}\n")
     if args.mcp:
-        settings = AppSettings(**{**settings.__dict__, "mcp": True})
+        settings = dataclasses.replace(settings, mcp=True)
     if settings.mcp and importlib.util.find_spec("mcp") is None:
         parser.exit(2, 'error: MCP needs an extra package: pip install "gradio[mcp]"\n')
     if not client.settings.api_key:

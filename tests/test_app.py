@@ -216,6 +216,20 @@ def test_generations_of_many_visitors_run_at_once(studio, upstream):
     assert upstream.max_in_flight == visitors
 
 
+def test_no_more_generations_run_at_once_than_the_concurrency_setting(upstream, tmp_path):
+    upstream.default = Reply(latency=1.0)
+    with running_app(upstream.base_url, OWNER_KEY, app.AppSettings(concurrency=2), temp_dir=str(tmp_path)) as running:
+        clients = [Client(running.url, verbose=False) for _ in range(4)]
+        with ThreadPoolExecutor(len(clients)) as pool:
+            list(pool.map(generate, clients))
+    assert upstream.max_in_flight == 2 and len(upstream.received) == 4
+
+
+def test_the_page_and_the_api_share_that_one_limit(studio):
+    groups = {fn.name: fn.concurrency_id for fn in studio.demo.fns.values()}
+    assert groups["generate_in_page"] == groups["generate"]
+
+
 def test_queue_settings_come_from_the_environment():
     settings = app.AppSettings.from_env({"RAY_CONCURRENCY": "8", "RAY_QUEUE_SIZE": "20", "RAY_MCP": "true"})
     assert (settings.concurrency, settings.queue_size, settings.mcp) == (8, 20, True)
