@@ -628,6 +628,8 @@ class RayClient:
         attempt = 0
         while True:
             attempt += 1
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("stopped before sending" if attempt == 1 else "stopped while waiting to retry")
             try:
                 response = self._post(request, key)
             except RayError as err:

@@ -393,3 +393,11 @@ def test_result_summary_names_parameters_time_size_and_credits(client, tmp_path)
     summary = result.summary()
     assert summary.startswith("1:1 · 5 s · loop · ")
     assert "kB" in summary and "42.5 credits left" in summary
+
+
+def test_a_cancel_during_a_retry_wait_sends_nothing_more(standin, settings, tmp_path):
+    cancel = threading.Event()
+    standin.fail(429, headers={"Retry-After": "1"})
+    with RayClient(settings, sleep=lambda seconds: cancel.set()) as client, pytest.raises(rc.CancelledError):
+        client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", cancel=cancel)
+    assert len(standin.received) == 1
