@@ -300,9 +300,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--size", type=int, default=None, help="pad each video to this many bytes")
     parser.add_argument("--api-key", default=TEST_API_KEY)
+    parser.add_argument("--status", type=int, default=200, help="answer every request with this status")
+    parser.add_argument("--retry-after", help="with --status 429: the Retry-After header to send")
+    answer = parser.add_mutually_exclusive_group()
+    answer.add_argument("--html", action="store_true", help="answer 200 with an HTML page instead of a video")
+    answer.add_argument("--cut", action="store_true", help="close the connection halfway through the video")
     args = parser.parse_args(argv)
     standin = SegmindStandIn(api_key=args.api_key, port=args.port)
-    standin.default = Reply(latency=args.latency, size=args.size)
+    standin.default = Reply(
+        status=args.status,
+        latency=args.latency,
+        size=args.size or (2_000_000 if args.cut else None),
+        cut_after=1_000_000 if args.cut else None,
+        body=b"<!doctype html><title>Oops</title>" if args.html else None,
+        content_type="text/html" if args.html else None,
+        headers={"Retry-After": args.retry_after} if args.retry_after else {},
+    )
     standin.start()
     print(standin.base_url, flush=True)
     try:

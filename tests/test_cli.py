@@ -150,3 +150,17 @@ def test_help_lists_every_option():
     assert proc.returncode == 0
     for option in ("--aspect-ratio", "--duration", "--loop", "--start-image-url", "--end-image-url", "--output"):
         assert option in proc.stdout
+
+
+def test_the_standin_run_by_hand_shows_a_person_an_error_kind(tmp_path):
+    standin = subprocess.Popen(
+        [sys.executable, "-m", "tests.segmind_standin", "--status", "406"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        base_url = standin.stdout.readline().strip()
+        proc = run_cli("a fox", cwd=tmp_path, SEGMIND_BASE_URL=base_url)
+    finally:
+        standin.terminate()
+        standin.wait(timeout=10)
+    assert proc.returncode == 1 and "Not enough credits (HTTP 406)" in proc.stderr
