@@ -25,7 +25,7 @@ WORK = ROOT / "bench" / ".work"
 sys.path.insert(0, str(ROOT))
 
 from ray_client import RayClient, Settings, VideoRequest  # noqa: E402
-from tests.app_harness import free_port  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 from tests.segmind_standin import TEST_API_KEY, Reply, SegmindStandIn  # noqa: E402
 
 MiB = 1 << 20
@@ -68,8 +68,13 @@ def standin_process(latency: float = 0.0, size: int | None = None) -> Iterator[s
         proc.wait(timeout=10)
 
 
-def _wait_for_200(url: str, proc: subprocess.Popen, limit: float = 120.0) -> float:
-    started = time.perf_counter()
+@dataclass
+class LaunchedApp:
+    url: str
+    seconds_to_first_200: float  # from just before the process was started
+
+
+def _wait_for_200(url: str, proc: subprocess.Popen, started: float, limit: float = 120.0) -> float:
     while True:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
@@ -85,7 +90,7 @@ def _wait_for_200(url: str, proc: subprocess.Popen, limit: float = 120.0) -> flo
 
 
 @contextlib.contextmanager
-def app_process(base_url: str, script: Path = ROOT / "app.py", **extra_env: str) -> Iterator[str]:
+def app_process(base_url: str, script: Path = ROOT / "app.py") -> Iterator[LaunchedApp]:
     port = free_port()
     WORK.mkdir(parents=True, exist_ok=True)
     env = _env(
@@ -94,15 +99,14 @@ def app_process(base_url: str, script: Path = ROOT / "app.py", **extra_env: str)
         GRADIO_TEMP_DIR=str(WORK / "gradio"),
         GRADIO_SERVER_NAME="127.0.0.1",
         GRADIO_SERVER_PORT=str(port),
-        **extra_env,
     )
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(script)], cwd=WORK, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_for_200(url, proc)
-        yield url
+        yield LaunchedApp(url, _wait_for_200(url, proc, started))
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -114,13 +118,14 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def _alternating_medians(ours: Callable[[], object], bare: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Median seconds of each, run in turns with who goes first swapped, so drift hits both alike."""
+def _alternating_medians(ours: Callable[[], float], bare: Callable[[], float], runs: int) -> tuple[float, float]:
+    """Median seconds each measurement returns, taken in turns with who goes first swapped, so drift
+    hits both alike."""
     times: dict[str, list[float]] = {"ours": [], "bare": []}
     for i in range(runs):
         order = [("ours", ours), ("bare", bare)]
-        for name, fn in order if i % 2 == 0 else order[::-1]:
-            times[name].append(_timed(fn))
+        for name, measure in order if i % 2 == 0 else order[::-1]:
+            times[name].append(measure())
     return statistics.median(times["ours"]), statistics.median(times["bare"])
 
 
@@ -143,7 +148,7 @@ def client_overhead(smoke: bool = False) -> Row:
             assert len(body) == size
 
         ours(), bare()  # warm both: imports, page cache, first connection
-        ours_s, bare_s = _alternating_medians(ours, bare, pairs)
+        ours_s, bare_s = _alternating_medians(lambda: _timed(ours), lambda: _timed(bare), pairs)
         client.close()
         target.unlink(missing_ok=True)
     ratio = ours_s / bare_s
@@ -232,7 +237,8 @@ def _call_generate(url: str) -> None:
 def many_visitors(smoke: bool = False) -> Row:
     latency, counts = (0.2, (1, 4)) if smoke else (4.0, (1, 4, 12, 32))
     goals = {12: 1.25, 32: 1.5}
-    with standin_process(latency) as base, app_process(base) as url:
+    with standin_process(latency) as base, app_process(base) as launched:
+        url = launched.url
         _call_generate(url)  # warm
         walls: dict[int, float] = {}
         with ThreadPoolExecutor(max(counts)) as pool:
@@ -264,11 +270,11 @@ def to_the_screen(smoke: bool = False) -> Row:
 
     size, runs = (200_000, 1) if smoke else (20_000_000, 5)
     gaps: list[float] = []
-    with SegmindStandIn() as upstream, app_process(upstream.base_url) as url, sync_playwright() as p:
+    with SegmindStandIn() as upstream, app_process(upstream.base_url) as launched, sync_playwright() as p:
         upstream.default = Reply(size=size, latency=0.3)
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(url)
+        page.goto(launched.url)
         page.locator("#prompt textarea").fill("bench")
         for i in range(runs + 1):  # the first is a warm-up
             page.evaluate(JS_WATCH_READY)
@@ -297,12 +303,12 @@ def start_up(smoke: bool = False) -> Row:
     bare_script = ROOT / "bench" / "bare_app.py"
     with SegmindStandIn() as upstream:
 
-        def start(script: Path) -> Callable[[], None]:
-            def until_first_200() -> None:
-                with app_process(upstream.base_url, script):
-                    pass
+        def start(script: Path) -> Callable[[], float]:
+            def seconds_to_first_200() -> float:  # the shutdown that follows is not counted
+                with app_process(upstream.base_url, script) as launched:
+                    return launched.seconds_to_first_200
 
-            return until_first_200
+            return seconds_to_first_200
 
         ours_s, bare_s = _alternating_medians(start(ROOT / "app.py"), start(bare_script), runs)
     ratio = ours_s / bare_s

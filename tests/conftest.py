@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -43,6 +44,13 @@ def sleeps() -> list[float]:
 def client(settings: Settings, sleeps: list[float]):
     with RayClient(settings, sleep=sleeps.append) as c:
         yield c
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port nothing listens on (the OS picked it and it was released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- the app, for a module

@@ -18,8 +18,8 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from tests.app_harness import free_port, running_app
-from tests.conftest import OWNER_KEY, ROOT
+from tests.app_harness import running_app
+from tests.conftest import OWNER_KEY, ROOT, free_port
 from tests.segmind_standin import Reply, SegmindStandIn
 
 

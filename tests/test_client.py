@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from dataclasses import replace
 
@@ -11,6 +10,7 @@ import pytest
 
 import ray_client as rc
 from ray_client import RayClient, Settings, VideoRequest
+from tests.conftest import free_port
 from tests.segmind_standin import ERROR_MESSAGES, TEST_API_KEY, Reply
 
 
@@ -237,14 +237,8 @@ def test_a_500_is_never_resent_even_when_opted_in(standin, settings, tmp_path):
     assert len(standin.received) == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_refused_connection_is_retried_then_reported(settings, sleeps, tmp_path):
-    port = _closed_port()
+    port = free_port()
     with (
         RayClient(replace(settings, base_url=f"http://127.0.0.1:{port}/v1"), sleep=sleeps.append) as client,
         pytest.raises(rc.APIConnectionError) as err,
