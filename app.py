@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import anyio
 import anyio.to_thread
 import gradio as gr
 from anyio import get_cancelled_exc_class
@@ -148,7 +147,7 @@ def clip_path(folder: Path) -> Path:
 
 class Studio:
     """The page's two ways in, over one generation: the public ``/generate`` endpoint (also the MCP
-    tool) and the page's own handler, which also returns a record for the session history. They are
+    tool) and the page's own handler, which also returns the result for the session history. They are
     separate because a gr.State among an endpoint's outputs breaks Gradio's MCP tool results."""
 
     def __init__(self, client: RayClient, clips: Path) -> None:
@@ -179,23 +178,16 @@ class Studio:
         Returns:
             The MP4 video, and a one-line summary: parameters, time taken, size, credits left.
         """
-        _, result = await self._make_clip(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key)
+        result = await self._make_clip(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key)
         return str(result.path), result.summary()
 
-    async def generate_in_page(self, *params: Any) -> tuple[str, str, dict[str, Any]]:
-        request, result = await self._make_clip(*params)
-        record = {
-            "path": str(result.path),
-            "summary": result.summary(),
-            "elapsed_seconds": result.elapsed_seconds,
-            "size": result.size_label,
-            **request.to_payload(),
-        }
-        return str(result.path), result.summary(), record
+    async def generate_in_page(self, *params: Any) -> tuple[str, str, VideoResult]:
+        result = await self._make_clip(*params)
+        return str(result.path), result.summary(), result
 
     async def _make_clip(
         self, prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key
-    ) -> tuple[VideoRequest, VideoResult]:
+    ) -> VideoResult:
         cancel = threading.Event()
         try:
             request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
@@ -219,7 +211,7 @@ class Studio:
                 print_exception=False,
             ) from None
         log.info("generated %s in %.1f s", request.describe(), result.elapsed_seconds)
-        return request, result
+        return result
 
 
 def serve_as_is(value: str | Path | None) -> FileData | None:
@@ -229,37 +221,36 @@ def serve_as_is(value: str | Path | None) -> FileData | None:
 HISTORY_COLUMNS = ["Prompt", "Shape", "Length", "Loop", "Keyframes", "Took", "Size"]
 
 
-def history_row(h: dict[str, Any]) -> list[str]:
-    keyframes = [name for name in ("start", "end") if h.get(f"{name}_image_url")]
+def history_row(result: VideoResult) -> list[str]:
+    r = result.request
     return [
-        h["prompt"],
-        h["aspect_ratio"],
-        f"{h['duration']} s",
-        "yes" if h["loop"] else "",
-        " + ".join(keyframes),
-        f"{h['elapsed_seconds']:.0f} s",
-        h["size"],
+        r.prompt,
+        r.aspect_ratio,
+        f"{r.duration} s",
+        "yes" if r.loop else "",
+        " + ".join(name for name, url in (("start", r.start_image_url), ("end", r.end_image_url)) if url),
+        f"{result.elapsed_seconds:.0f} s",
+        result.size_label,
     ]
 
 
-def add_to_history(record: dict[str, Any] | None, history: list[dict[str, Any]]):
-    if not record:
-        return history, gr.skip()
-    history = [record, *history][:50]
+def add_to_history(result: VideoResult, history: list[VideoResult]):
+    history = [result, *history][:50]
     return history, [history_row(h) for h in history]
 
 
-def restore_from_history(history: list[dict[str, Any]], event: gr.SelectData):
-    h = history[event.index[0]]
+def restore_from_history(history: list[VideoResult], event: gr.SelectData):
+    result = history[event.index[0]]
+    r = result.request
     return (
-        h["prompt"],
-        h["aspect_ratio"],
-        h["duration"],
-        h["loop"],
-        h.get("start_image_url", ""),
-        h.get("end_image_url", ""),
-        gr.Video(value=h["path"], loop=h["loop"]),
-        h["summary"],
+        r.prompt,
+        r.aspect_ratio,
+        r.duration,
+        r.loop,
+        r.start_image_url or "",
+        r.end_image_url or "",
+        gr.Video(value=str(result.path), loop=r.loop),
+        result.summary(),
     )
 
 
@@ -357,7 +348,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None) -> gr.Blo
             cache_examples=False,
             label="Example prompts (choosing one only fills the form)",
         )
-        last_record = gr.State(None)
+        last_result = gr.State(None)
         history = gr.State([])
 
         inputs = [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key]
@@ -368,7 +359,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None) -> gr.Blo
         run = locked.then(
             studio.generate_in_page,
             inputs,
-            [video, info, last_record],
+            [video, info, last_result],
             show_progress_on=video,
             preprocess=False,
             api_visibility="private",
@@ -376,7 +367,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None) -> gr.Blo
         )
         run.then(idle, None, [generate_btn, cancel_btn], **private)
         run.failure(idle, None, [generate_btn, cancel_btn], **private)  # Gradio 6 skips .then after an error
-        run.success(add_to_history, [last_record, history], [history, history_table], **private)
+        run.success(add_to_history, [last_result, history], [history, history_table], **private)
         # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
         cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
         # The API and MCP way in, with no button of its own in the page. preprocess=False: these

@@ -389,10 +389,6 @@ class Settings:
 # --------------------------------------------------------------------------- result
 
 
-def _human_size(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.0f} kB"
-
-
 @dataclass(frozen=True)
 class VideoResult:
     path: Path
@@ -406,7 +402,8 @@ class VideoResult:
     @property
     def size_label(self) -> str:
         """The file size for people: ``3.1 MB`` or ``12 kB``."""
-        return _human_size(self.size_bytes)
+        size = self.size_bytes
+        return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.0f} kB"
 
     def summary(self) -> str:
         """One line for people: parameters, time, size, credits."""
