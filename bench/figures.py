@@ -200,7 +200,9 @@ def memory(smoke: bool = False) -> Row:
         with standin_process(0.0, size) as base:
             env = _env(SEGMIND_BASE_URL=base, SEGMIND_API_KEY=TEST_API_KEY)
             out = WORK / f"memory-{label}.mp4"
-            cli = f"import runpy, sys; sys.argv = ['ray_client.py', 'bench', '-o', {str(out)!r}]; " + (
+            cli = (
+                f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); "
+                f"sys.argv = ['ray_client.py', 'bench', '-o', {str(out)!r}]; "
                 f"runpy.run_path({str(ROOT / 'ray_client.py')!r}, run_name='__main__')"
             )
             peaks[("ours", label)] = _peak_rss_mib(cli, env)
