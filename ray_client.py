@@ -5,34 +5,33 @@ Library use::
     from ray_client import RayClient, VideoRequest
     result = RayClient.from_env().generate(VideoRequest("a red kite over dunes"), "kite.mp4")
 
-Command line: ``python ray_client.py "PROMPT" [--aspect-ratio 16:9] [--duration 5] ...``
+A generation is a job on Segmind's queue (v2) by default: ``submit`` returns a ``Job`` at once,
+``status``/``wait`` follow it, ``fetch`` saves its clip, and a job id is enough to fetch it again
+later (``python ray_client.py --resume ID``). ``SEGMIND_API_MODE=sync`` uses the single v1 call.
 
-No UI imports here: the app and the CLI are both thin layers over this module.
+This module is the one import people use: it re-exports the request, settings and errors. The
+command line (``python ray_client.py "PROMPT" ...``) lives in ray_cli.py. No UI imports here.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import binascii
-import email.utils
 import json
+import logging
 import os
 import random
+import re
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3.exceptions
 
-from ray_errors import (  # noqa: F401  (re-exported: ray_client is the one import people use)
+from ray_errors import (  # noqa: F401  (re-exported)
     API_KEYS_PAGE,
     BILLING_PAGE,
     DEFAULT_MODEL,
@@ -48,223 +47,133 @@ from ray_errors import (  # noqa: F401  (re-exported: ray_client is the one impo
     InternalServerError,
     InvalidRequestError,
     InvalidResponseError,
+    JobFailedError,
+    JobNotFoundError,
+    JobTimeoutError,
+    KeyFormatError,
     MissingAPIKeyError,
     NotFoundError,
+    OutputNotWritableError,
     PermissionDeniedError,
     RateLimitError,
     RayError,
+    RedirectRefusedError,
+    UploadAuthenticationError,
+    UploadError,
+    UploadResponseError,
+    UploadServerError,
+    UploadTooLargeError,
+    VideoTooLargeError,
     error_for_status,
+    redact,
+    upload_error_for_status,
+)
+from ray_http import (  # noqa: F401  (re-exported)
+    CHUNK_BYTES,
+    AbortScope,
+    AtomicVideoFile,
+    RefuseAllCookies,
+    WatchedAdapter,
+    check_output,
+    current_abort_scope,
+    decode_base64_video,
+    expected_size,
+    find_video_reference,
+    header_number,
+    iter_body,
+    may_have_reached,
+    never_connected,
+    parse_retry_after,
+    read_small,
+    server_message,
+    stream_to,
+)
+from ray_request import (  # noqa: F401  (re-exported)
+    ASPECT_RATIOS,
+    DEFAULT_ASPECT_RATIO,
+    DEFAULT_DURATION,
+    DURATIONS,
+    MAX_PROMPT_CHARS,
+    MAX_URL_CHARS,
+    PRICE_PER_SECOND,
+    VideoRequest,
+    format_usd,
+    private_host_problem,
+)
+from ray_settings import (  # noqa: F401  (re-exported)
+    API_MODES,
+    DEFAULT_BASE_URL,
+    DEFAULT_UPLOAD_URL,
+    KEY_PATTERN,
+    MIN_FREE_BYTES,
+    Settings,
+    env_bool,
+    env_number,
+    env_whole,
+    origin,
 )
 
-DEFAULT_BASE_URL = "https://api.segmind.com/v1"
-ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9")
-DURATIONS = (5, 9)
-DEFAULT_ASPECT_RATIO = "16:9"
-DEFAULT_DURATION = 5
-MAX_PROMPT_CHARS = 2000
-MAX_URL_CHARS = 2048
-CHUNK_BYTES = 1 << 20
+log = logging.getLogger("ray_client")
 
-ProgressCallback = Callable[[str], None]
+JOB_STATES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED")
+DOWNLOAD_ATTEMPTS = 4  # a cut download of a finished job is fetched again, never generated again
+MAX_POLL_FAILURES = 8  # failed status checks in a row before giving up on following a job
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
-# --------------------------------------------------------------------------- request
-
-
-def _coerce_duration(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _coerce_loop(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
-def _url_problem(name: str, value: Any) -> str | None:
-    if not isinstance(value, str):
-        return f"{name} must be a URL string"
-    if len(value) > MAX_URL_CHARS:
-        return f"{name} is {len(value)} characters long; the limit is {MAX_URL_CHARS}"
-    if any(ch.isspace() for ch in value):
-        return f"{name} contains spaces; paste the image's full address"
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return f"{name} is not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{name} must be an absolute http:// or https:// address of an image (got {value[:60]!r})"
-    return None
+# --------------------------------------------------------------------------- values
 
 
 @dataclass(frozen=True)
-class VideoRequest:
-    """One generation's parameters. Construction validates: a bad value raises InvalidRequestError
-    naming every problem, before anything is sent.
+class Job:
+    """A generation queued at Segmind: enough to follow it and fetch its clip, now or later."""
 
-    Lenient only where a form or the API naturally sends another spelling of the same value
-    ("9" or 9.0 for a duration, "true" for loop, "" for no keyframe); everything else is refused.
-    """
-
-    prompt: str
-    aspect_ratio: str = DEFAULT_ASPECT_RATIO
-    duration: int = DEFAULT_DURATION
-    loop: bool = False
-    start_image_url: str | None = None
-    end_image_url: str | None = None
-
-    def __post_init__(self) -> None:
-        problems: list[str] = []
-        normalised: dict[str, Any] = {}
-
-        if not isinstance(self.prompt, str):
-            problems.append("prompt must be text")
-        else:
-            prompt = self.prompt.strip()
-            if not prompt:
-                problems.append("prompt is empty; describe the video you want")
-            elif len(prompt) > MAX_PROMPT_CHARS:
-                problems.append(f"prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}")
-            elif "\x00" in prompt:
-                problems.append("prompt contains a NUL character")
-            normalised["prompt"] = prompt
-
-        ratio = self.aspect_ratio.strip() if isinstance(self.aspect_ratio, str) else self.aspect_ratio
-        if ratio not in ASPECT_RATIOS:
-            problems.append(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)} (got {ratio!r})")
-        normalised["aspect_ratio"] = ratio
-
-        duration = _coerce_duration(self.duration)
-        if duration not in DURATIONS:
-            problems.append(f"duration must be 5 or 9 seconds (got {self.duration!r})")
-        normalised["duration"] = duration
-
-        loop = _coerce_loop(self.loop)
-        if loop is None:
-            problems.append(f"loop must be true or false (got {self.loop!r})")
-        normalised["loop"] = loop
-
-        for name in ("start_image_url", "end_image_url"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                value = value.strip() or None
-            if value is not None and (problem := _url_problem(name, value)):
-                problems.append(problem)
-            normalised[name] = value
-
-        if problems:
-            raise InvalidRequestError(problems)
-        for name, value in normalised.items():
-            object.__setattr__(self, name, value)
-
-    def to_payload(self) -> dict[str, Any]:
-        """The JSON body Segmind expects; keyframes only when set."""
-        body: dict[str, Any] = {
-            "prompt": self.prompt,
-            "aspect_ratio": self.aspect_ratio,
-            "duration": self.duration,
-            "loop": self.loop,
-        }
-        if self.start_image_url:
-            body["start_image_url"] = self.start_image_url
-        if self.end_image_url:
-            body["end_image_url"] = self.end_image_url
-        return body
-
-    def describe(self) -> str:
-        """A short human summary, e.g. ``16:9 · 5 s · loop · start+end keyframes``."""
-        parts = [self.aspect_ratio, f"{self.duration} s"]
-        if self.loop:
-            parts.append("loop")
-        frames = [n for n, v in (("start", self.start_image_url), ("end", self.end_image_url)) if v]
-        if frames:
-            parts.append("+".join(frames) + " keyframe" + ("s" if len(frames) > 1 else ""))
-        return " · ".join(parts)
-
-
-# --------------------------------------------------------------------------- settings
-
-
-def env_number(env: dict[str, str], name: str, default: float) -> float:
-    """A non-negative number setting; InvalidRequestError naming the variable if it is not one."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidRequestError([f"{name} must be a number (got {raw!r})"]) from None
-    if value < 0:
-        raise InvalidRequestError([f"{name} must not be negative (got {raw!r})"])
-    return value
-
-
-def env_bool(env: dict[str, str], name: str, default: bool) -> bool:
-    """A yes/no setting (1/0, true/false, yes/no, on/off); InvalidRequestError otherwise."""
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise InvalidRequestError([f"{name} must be true or false (got {raw!r})"])
+    id: str
+    status_url: str
+    response_url: str
+    request: VideoRequest | None = None
+    submitted_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Client settings; ``from_env`` documents the variable behind each (see .env.example)."""
-
-    api_key: str | None = field(default=None, repr=False)
-    base_url: str = DEFAULT_BASE_URL
-    model: str = DEFAULT_MODEL
-    connect_timeout: float = 10.0
-    read_timeout: float = 300.0
-    max_retries: int = 2
-    max_retry_wait: float = 30.0
-    retry_gateway_errors: bool = False
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            api_key=env.get("SEGMIND_API_KEY", "").strip() or None,
-            base_url=env.get("SEGMIND_BASE_URL", "").strip() or DEFAULT_BASE_URL,
-            model=env.get("SEGMIND_MODEL", "").strip() or DEFAULT_MODEL,
-            connect_timeout=env_number(env, "SEGMIND_CONNECT_TIMEOUT", 10.0),
-            read_timeout=env_number(env, "SEGMIND_READ_TIMEOUT", 300.0),
-            max_retries=int(env_number(env, "SEGMIND_MAX_RETRIES", 2)),
-            max_retry_wait=env_number(env, "SEGMIND_MAX_RETRY_WAIT", 30.0),
-            retry_gateway_errors=env_bool(env, "SEGMIND_RETRY_GATEWAY_ERRORS", False),
-        )
+class JobStatus:
+    job_id: str
+    state: str  # one of JOB_STATES
+    error: str | None = None  # Segmind's reason, when FAILED
+    output_url: str | None = None  # the clip, when COMPLETED and read from the result
 
     @property
-    def endpoint(self) -> str:
-        return f"{self.base_url.rstrip('/')}/{self.model.strip('/')}"
+    def done(self) -> bool:
+        return self.state in ("COMPLETED", "FAILED")
 
 
-# --------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class Update:
+    """One step of a generation, for a progress display. ``str(update)`` is a line for people."""
+
+    state: str  # "sending", "QUEUED", "PROCESSING", "waiting", "retrying", "downloading", "fallback"
+    text: str
+    job_id: str | None = None
+    wait: float | None = None  # seconds, when waiting out a rate limit
+
+    def __str__(self) -> str:
+        return self.text
+
+
+ProgressCallback = Callable[[Update], None]
 
 
 @dataclass(frozen=True)
 class VideoResult:
     path: Path
-    request: VideoRequest
+    request: VideoRequest | None
     elapsed_seconds: float
     size_bytes: int
     remaining_credits: float | None = None
     credits_consumed: float | None = None
     attempts: int = 1
+    job_id: str | None = None
+    cost: float | None = None  # US dollars, from the listed price
 
     @property
     def size_label(self) -> str:
@@ -272,174 +181,78 @@ class VideoResult:
         size = self.size_bytes
         return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size / 1000:.0f} kB"
 
-    def summary(self) -> str:
-        """One line for people: parameters, time, size, credits."""
-        parts = [
-            self.request.describe(),
-            f"{self.elapsed_seconds:.1f} s",
-            self.size_label,
-        ]
-        if self.remaining_credits is not None:
+    def summary(self, show_credits: bool = True) -> str:
+        """One line for people: parameters, time, size, cost, and credits left (only to the key's owner)."""
+        parts = [self.request.describe()] if self.request else []
+        parts += [f"{self.elapsed_seconds:.1f} s", self.size_label]
+        if self.cost is not None:
+            parts.append(format_usd(self.cost))
+        if show_credits and self.remaining_credits is not None:
             parts.append(f"{self.remaining_credits:g} credits left")
         return " · ".join(parts)
 
 
-# --------------------------------------------------------------------------- response reading
+# --------------------------------------------------------------------------- polling
 
 
-def _is_mp4_head(head: bytes) -> bool:
-    # Every MP4/MOV/3GP file starts with a box whose type sits at bytes 4..8: 'ftyp' normally.
-    return len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+class PollPlan:
+    """When to ask about a job again: once per ``poll_interval`` at first, easing to five times that
+    after two minutes; a Retry-After is honoured; failed checks (a dropped connection, a 5xx, a 429)
+    back off and are tried again, since a status check is never billed. Raises when following the
+    job should stop: a lasting error, too many failures in a row, or the deadline."""
 
+    TRANSIENT = (APIConnectionError, APITimeoutError, RateLimitError, BadGatewayError, GatewayTimeoutError,
+                 InternalServerError)  # fmt: skip
 
-def _header_number(response: requests.Response, name: str) -> float | None:
-    raw = response.headers.get(name)
-    try:
-        return float(raw) if raw is not None else None
-    except ValueError:
-        return None
+    def __init__(self, settings: Settings, job_id: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.job_id = job_id
+        self.clock = clock
+        self.started = clock()
+        self.failures = 0
 
+    @property
+    def elapsed(self) -> float:
+        return self.clock() - self.started
 
-def _expected_size(response: requests.Response) -> int | None:
-    """Bytes the body should have once decoded; unknown when it is compressed in transit."""
-    if response.headers.get("Content-Encoding", "identity").lower() != "identity":
-        return None
-    length = _header_number(response, "Content-Length")
-    return int(length) if length is not None else None
-
-
-def _parse_retry_after(raw: str | None) -> float | None:
-    if not raw:
-        return None
-    raw = raw.strip()
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _server_message(body: bytes, content_type: str, secret: str | None) -> str | None:
-    """Segmind's own error text: ``{"error": ...}`` normally; any short plain text otherwise."""
-    text = body.decode("utf-8", "replace").strip()
-    message: str | None = None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        for key in ("error", "message", "detail", "msg"):
-            value = data.get(key)
-            if isinstance(value, dict):
-                value = value.get("message") or value.get("error")
-            if isinstance(value, str) and value.strip():
-                message = value.strip()
-                break
-    elif isinstance(data, str):
-        message = data.strip()
-    elif data is None and "html" not in content_type.lower() and not text.startswith("<"):
-        message = text or None
-    if message is None:
-        return None
-    message = " ".join(message.split())
-    if secret:
-        message = message.replace(secret, "[key hidden]")
-    return message[:300] + ("…" if len(message) > 300 else "")
-
-
-_VIDEO_KEYS = ("video", "video_url", "url", "output", "outputs", "result", "data", "file", "image")
-
-
-def _find_video_reference(data: Any) -> str | None:
-    """A URL, data URI or base64 string of the video inside a JSON success body."""
-    if isinstance(data, str):
-        candidate = data.strip()
-        if candidate.startswith(("http://", "https://", "data:")):
-            return candidate
-        if len(candidate) >= 64 and not any(ch.isspace() for ch in candidate[:200]):
-            return candidate
-        return None
-    if isinstance(data, list):
-        for item in data:
-            if found := _find_video_reference(item):
-                return found
-        return None
-    if isinstance(data, dict):
-        for key in _VIDEO_KEYS:
-            if key in data and (found := _find_video_reference(data[key])):
-                return found
-    return None
-
-
-def _decode_base64_video(reference: str) -> bytes:
-    payload = reference.split(",", 1)[1] if reference.startswith("data:") else reference
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidResponseError("the JSON answer holds no video URL or base64 video") from None
-
-
-class _AtomicVideoFile:
-    """Writes to ``NAME.incomplete`` beside the target and renames into place only when whole and
-    an MP4; any failure removes the partial file, so a path either holds a whole video or nothing."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self.partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.incomplete")
-
-    def write(self, chunks: Iterable[bytes], expected_size: int | None) -> int:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        size = 0
-        try:
-            with open(self.partial, "wb") as out:
-                head = b""
-                for chunk in chunks:
-                    if not chunk:
-                        continue
-                    if len(head) < 12:
-                        head += chunk[:12]
-                        if len(head) >= 12 and not _is_mp4_head(head):
-                            raise InvalidResponseError("the answer is not an MP4 video")
-                    out.write(chunk)
-                    size += len(chunk)
-            if not _is_mp4_head(head):
-                raise InvalidResponseError("the answer was empty" if size == 0 else "the answer is not an MP4 video")
-            if expected_size is not None and size != expected_size:
-                raise APIConnectionError(
-                    f"the download was cut off after {size:,} of {expected_size:,} bytes",
-                    action="No video was saved; try again.",
-                )
-            os.replace(self.partial, self.target)
-        except BaseException:
-            self.partial.unlink(missing_ok=True)
-            raise
-        return size
-
-
-def _iter_body(response: requests.Response, cancel: threading.Event | None) -> Iterator[bytes]:
-    for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
-        if cancel is not None and cancel.is_set():
-            raise CancelledError("stopped while the video was downloading")
-        yield chunk
+    def delay_after(self, outcome: JobStatus | RayError) -> float:
+        base = self.settings.poll_interval
+        if isinstance(outcome, RayError):
+            if not isinstance(outcome, self.TRANSIENT):
+                raise outcome
+            self.failures += 1
+            if self.failures > MAX_POLL_FAILURES:
+                raise outcome
+            delay = min(30.0 * max(base, 0.01), base * 2.0**self.failures)
+            if isinstance(outcome, RateLimitError) and outcome.retry_after is not None:
+                delay = max(delay, outcome.retry_after)
+        else:
+            self.failures = 0
+            delay = base * min(5.0, 1.0 + self.elapsed / 30.0)
+        if self.elapsed + delay > self.settings.job_timeout:
+            raise JobTimeoutError(f"job {self.job_id} was not finished after {self.elapsed:.0f} s")
+        return delay
 
 
 # --------------------------------------------------------------------------- client
 
 
-def _is_connect_failure(err: requests.exceptions.ConnectionError) -> bool:
-    """True when the request never left: no connection was made, so nothing can be billed."""
-    if isinstance(err, requests.exceptions.ConnectTimeout):
+def surely_not_billed(err: RayError) -> bool:
+    """True when a failed generation cannot have been charged: refused locally, refused by Segmind
+    with a 4xx before it started, or never connected. Anything else may have been billed."""
+    if isinstance(err, InvalidRequestError) or getattr(err, "nothing_sent", False):
         return True
-    reason = getattr(err.args[0], "reason", None) if err.args else None
-    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.NameResolutionError))
+    if isinstance(err, APIStatusError) and err.status is not None and 400 <= err.status < 500:
+        return True
+    return isinstance(err, (APIConnectionError, APITimeoutError)) and not may_have_reached(err)
+
+
+class QueueUnavailableError(NotFoundError):
+    """Segmind's queue (v2) answered 404 for this model; ``generate`` falls back to the v1 call."""
 
 
 class RayClient:
-    """Sends one generation at a time per call; safe to share between threads (one pooled Session)."""
+    """Segmind's API for one model: safe to share between threads (one pooled Session, no cookies)."""
 
     def __init__(
         self,
@@ -450,17 +263,32 @@ class RayClient:
     ) -> None:
         self.settings = settings or Settings()
         self._session = session or requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+        self._session.cookies.set_policy(RefuseAllCookies())
+        self._session.trust_env = False  # no proxies or .netrc credentials picked up behind our back
+        adapter = WatchedAdapter(pool_connections=4, pool_maxsize=64)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._sleep = sleep
+        self._queue_unavailable = False
 
     @classmethod
     def from_env(cls) -> RayClient:
         return cls(Settings.from_env())
 
+    @property
+    def uses_queue(self) -> bool:
+        """Whether generations go through Segmind's queue (v2) rather than the single v1 call."""
+        return self.settings.api_mode == "async" and not self._queue_unavailable
+
+    def mark_queue_unavailable(self) -> None:
+        """Segmind's queue answered 404 for this model while the v1 call made the clip: use the v1 call
+        from now on (said once in the log). A 404 from both means a wrong model, and changes nothing."""
+        if not self._queue_unavailable:
+            log.warning("Segmind's queue (v2) answered 404 for %s; using the v1 call from now on", self.settings.model)
+        self._queue_unavailable = True
+
     def __repr__(self) -> str:
-        return f"RayClient(endpoint={self.settings.endpoint!r})"
+        return f"RayClient(endpoint={self.settings.endpoint!r}, mode={self.settings.api_mode!r})"
 
     def close(self) -> None:
         self._session.close()
@@ -471,6 +299,376 @@ class RayClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- checks that cost nothing
+
+    def key_for(self, api_key: Any = None) -> str:
+        """The key a call uses: the caller's own (a visitor's) when given, else the configured one."""
+        if api_key is not None and not isinstance(api_key, str):
+            raise KeyFormatError()
+        key = (api_key or "").strip() or self.settings.api_key
+        if not key:
+            raise MissingAPIKeyError()
+        if not KEY_PATTERN.fullmatch(key):
+            raise KeyFormatError()
+        return key
+
+    def check_request(self, request: VideoRequest) -> None:
+        """Refuse keyframe URLs that point at private or local addresses (Segmind's own storage,
+        as configured, excepted)."""
+        problems = []
+        for name in ("start_image_url", "end_image_url"):
+            url = getattr(request, name)
+            trusted = url and origin(url) in self.settings.trusted_origins
+            if url and not trusted and (problem := private_host_problem(name, url)):
+                problems.append(problem)
+        if problems:
+            raise InvalidRequestError(problems)
+
+    def check_output(self, output: str | os.PathLike[str]) -> Path:
+        target = Path(output)
+        check_output(target, self.settings.min_free_bytes)
+        return target
+
+    # -- one HTTP exchange
+
+    def _secrets(self, key: str | None) -> tuple[str | None, ...]:
+        return (key, self.settings.api_key)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        key: str,
+        *,
+        json_body: Any = None,
+        what: str = "the request",
+    ) -> requests.Response:
+        """One request carrying the key. Redirects are followed only within the configured origins
+        (requests would carry x-api-key to any host a redirect names). Errors become RayErrors whose
+        cause says whether the request may have reached Segmind."""
+        s = self.settings
+        for _ in range(4):
+            if origin(url) not in s.trusted_origins:
+                raise RedirectRefusedError(f"{what} was sent to {urlsplit(url).netloc}, not to Segmind")
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    headers={"x-api-key": key, "Accept": "application/json, video/mp4"},
+                    timeout=(s.connect_timeout, s.read_timeout),
+                    stream=True,  # bodies are read by size-capped readers, never whole into memory
+                    allow_redirects=False,
+                )
+            except requests.exceptions.RequestException as err:
+                raise self._transport_error(err, url, what) from err
+            if response.is_redirect:
+                location = urljoin(url, response.headers.get("Location", ""))
+                response.close()
+                if origin(location) not in s.trusted_origins:
+                    raise RedirectRefusedError(
+                        f"Segmind's answer redirected {what} to {urlsplit(location).netloc}; the key was not sent there"
+                    )
+                if method != "GET" and response.status_code not in (307, 308):
+                    raise RedirectRefusedError(f"Segmind's answer redirected {what} with HTTP {response.status_code}")
+                url = location
+                continue
+            return response
+        raise RedirectRefusedError(f"Segmind's answer redirected {what} more than three times")
+
+    def _transport_error(self, err: requests.exceptions.RequestException, url: str, what: str) -> RayError:
+        s = self.settings
+        host = urlsplit(url).netloc
+        scope = current_abort_scope()
+        if scope is not None and scope.cancel is not None and scope.cancel.is_set():
+            return CancelledError("stopped while waiting for Segmind; the request was closed")
+        if isinstance(err, requests.exceptions.ConnectTimeout):
+            return APITimeoutError(
+                f"could not connect to {host} within {s.connect_timeout:g} s",
+                action="Check your network connection and SEGMIND_BASE_URL, then try again.",
+            )
+        if never_connected(err):
+            return APIConnectionError(f"could not reach {host}")
+        if isinstance(err, requests.exceptions.Timeout):
+            return APITimeoutError(f"Segmind sent nothing for {s.read_timeout:g} s in answer to {what}")
+        if isinstance(err, requests.exceptions.ConnectionError):
+            return APIConnectionError(f"the connection dropped before Segmind answered {what}")
+        return APIConnectionError(f"{what} failed ({type(err).__name__})")
+
+    def _raise_for_status(self, response: requests.Response, key: str, ladder=error_for_status) -> None:
+        if response.status_code < 400:
+            return
+        with response:
+            body = read_small(response)
+        message = server_message(body, response.headers.get("Content-Type", ""), self._secrets(key))
+        if ladder is error_for_status:
+            raise error_for_status(
+                response.status_code, message, parse_retry_after(response.headers.get("Retry-After"))
+            )
+        raise ladder(response.status_code, message)
+
+    def _json(self, response: requests.Response, key: str, what: str) -> Any:
+        with response:
+            body = read_small(response, 1 << 20)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise InvalidResponseError(f"Segmind sent malformed JSON in answer to {what}") from None
+
+    def _retry_wait(self, err: RayError, attempt: int) -> float | None:
+        """Seconds to wait before resending, or None to give up. Only requests that cannot have
+        been billed are resent, unless the gateway opt-in is on."""
+        s = self.settings
+        if attempt > s.max_retries or isinstance(err, CancelledError):
+            return None
+        backoff = min(s.max_retry_wait, random.uniform(0, 2.0 ** (attempt - 1)))
+        if isinstance(err, RateLimitError):
+            if err.retry_after is None:
+                return backoff
+            return err.retry_after if err.retry_after <= s.max_retry_wait else None
+        if isinstance(err, (APIConnectionError, APITimeoutError)) and not may_have_reached(err):
+            return backoff
+        if s.retry_gateway_errors and isinstance(err, (BadGatewayError, GatewayTimeoutError, APITimeoutError,
+                                                       APIConnectionError)):  # fmt: skip
+            return backoff
+        return None
+
+    def _with_retries(
+        self, send: Callable[[], requests.Response], progress: ProgressCallback | None, cancel: threading.Event | None
+    ) -> tuple[requests.Response, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            if cancel is not None and cancel.is_set():
+                stopped = CancelledError("stopped before sending" if attempt == 1 else "stopped while waiting to retry")
+                stopped.nothing_sent = attempt == 1
+                raise stopped
+            try:
+                return send(), attempt
+            except RayError as err:
+                wait = self._retry_wait(err, attempt)
+                if wait is None:
+                    raise
+                if progress:
+                    if isinstance(err, RateLimitError):
+                        text = f"rate limited by Segmind; waiting {wait:.0f} s before trying again"
+                    else:
+                        text = f"{err.title.lower()}; trying again in {wait:.0f} s (attempt {attempt + 1})"
+                    progress(Update("waiting" if isinstance(err, RateLimitError) else "retrying", text, wait=wait))
+                self._sleep(wait)
+
+    # -- the queue (v2)
+
+    def job(self, job_id: str, request: VideoRequest | None = None) -> Job:
+        """A Job for an id Segmind gave earlier (to follow it or fetch its clip again)."""
+        job_id = job_id.strip() if isinstance(job_id, str) else ""
+        if not JOB_ID_PATTERN.fullmatch(job_id):
+            raise InvalidRequestError(["a job id is letters, digits, '-' and '_' only, as Segmind gave it"])
+        base = self.settings.v2_base
+        return Job(job_id, f"{base}/requests/{job_id}/status", f"{base}/requests/{job_id}", request)
+
+    def submit(
+        self,
+        request: VideoRequest,
+        api_key: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Job:
+        """Queue one generation at Segmind (billed from here on) and return its Job at once. Raises
+        QueueUnavailableError when this model has no v2 route."""
+        key = self.key_for(api_key)
+        self.check_request(request)
+
+        def send() -> requests.Response:
+            response = self._send("POST", self.settings.v2_endpoint, key, json_body=request.to_payload(),
+                                  what="the submission")  # fmt: skip
+            if response.status_code == 404:
+                response.close()
+                raise QueueUnavailableError(status=404, server_message="no queue route for this model")
+            self._raise_for_status(response, key)
+            return response
+
+        try:
+            response, _ = self._with_retries(send, progress, cancel)
+        except (APIConnectionError, APITimeoutError) as err:
+            if not may_have_reached(err):
+                raise
+            raise type(err)(
+                err.detail,
+                action="The submission may have reached Segmind and been billed: check your Segmind console "
+                "before trying again.",
+                visitor_detail="the connection dropped while the clip was being submitted",
+                visitor_action="It may have reached Segmind and been billed: check your history before trying again.",
+            ) from err
+        data = self._json(response, key, "the submission")
+        job_id = data.get("request_id") if isinstance(data, dict) else None
+        if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
+            message = server_message(json.dumps(data).encode(), "application/json", self._secrets(key))
+            raise InvalidResponseError("Segmind accepted the submission but sent no job id", server_message=message)
+        job = self.job(job_id, request)
+        # Segmind's own URLs when they stay where the key may go; built from the id otherwise.
+        status_url, response_url = data.get("status_url"), data.get("response_url")
+        trusted = self.settings.trusted_origins
+        urls = (status_url, response_url)
+        if all(isinstance(u, str) and origin(u) in trusted for u in urls):
+            job = Job(job_id, status_url, response_url, request, job.submitted_at)
+        return job
+
+    def _job_body(self, job: Job, url: str, key: str, what: str) -> dict[str, Any]:
+        response = self._send("GET", url, key, what=what)
+        if response.status_code == 404:
+            response.close()
+            raise JobNotFoundError(f"Segmind does not know job {job.id} (or no longer keeps it)", status=404)
+        if response.status_code == 422:  # Segmind answers a FAILED job with 422 and its status body
+            data = self._json(response, key, what)
+            if isinstance(data, dict) and data.get("status") == "FAILED":
+                return data
+            raise error_for_status(422, server_message(json.dumps(data).encode(), "application/json",
+                                                        self._secrets(key)))  # fmt: skip
+        self._raise_for_status(response, key)
+        data = self._json(response, key, what)
+        if not isinstance(data, dict) or data.get("status") not in JOB_STATES:
+            raise InvalidResponseError(f"Segmind's answer about job {job.id} holds no known status")
+        return data
+
+    def _status_from(self, job: Job, data: dict[str, Any], key: str) -> JobStatus:
+        state = data["status"]
+        error = None
+        if state == "FAILED":
+            raw = data.get("error")
+            error = redact(" ".join(str(raw).split())[:300], self._secrets(key)) if raw else "no reason given"
+        output = find_video_reference(data) if state == "COMPLETED" else None
+        return JobStatus(job.id, state, error, output)
+
+    def status(self, job: Job, api_key: str | None = None) -> JobStatus:
+        """Where the job is now (one GET; never billed)."""
+        key = self.key_for(api_key)
+        return self._status_from(job, self._job_body(job, job.status_url, key, "the status check"), key)
+
+    def result(self, job: Job, api_key: str | None = None) -> JobStatus:
+        """The job's result: with ``output_url`` once COMPLETED."""
+        key = self.key_for(api_key)
+        return self._status_from(job, self._job_body(job, job.response_url, key, "the result request"), key)
+
+    def wait(
+        self,
+        job: Job,
+        api_key: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> JobStatus:
+        """Follow the job until it is COMPLETED (returned, with its output URL) or FAILED (JobFailedError)."""
+        plan = PollPlan(self.settings, job.id)
+        last_state = None
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise CancelledError(f"stopped waiting; job {job.id} goes on at Segmind")
+            try:
+                outcome: JobStatus | RayError = self.poll(job, api_key)
+            except (JobFailedError, InvalidResponseError):
+                raise
+            except RayError as err:
+                outcome = err
+            if isinstance(outcome, JobStatus):
+                if outcome.state == "COMPLETED":
+                    return outcome
+                if progress and outcome.state != last_state:
+                    progress(Update(outcome.state, STATE_TEXT[outcome.state], job.id))
+                last_state = outcome.state
+            delay = plan.delay_after(outcome)
+            if progress and isinstance(outcome, RateLimitError):
+                progress(Update("waiting", f"rate limited by Segmind; asking again in {delay:.0f} s", job.id, delay))
+            self._sleep_or_cancel(delay, cancel)
+
+    def poll(self, job: Job, api_key: str | None = None) -> JobStatus:
+        """One look at the job: its status, and its result (with the video URL) once COMPLETED.
+        Raises JobFailedError when Segmind says FAILED."""
+        status = self.status(job, api_key)
+        if status.state == "COMPLETED":
+            status = self.result(job, api_key)
+            if status.state == "COMPLETED" and status.output_url is None:
+                raise InvalidResponseError(f"job {job.id} is complete but Segmind's answer holds no video URL")
+        if status.state == "FAILED":
+            raise JobFailedError(server_message=status.error)
+        return status
+
+    def _sleep_or_cancel(self, seconds: float, cancel: threading.Event | None) -> None:
+        if cancel is None:
+            self._sleep(seconds)
+        elif cancel.wait(seconds):
+            raise CancelledError("stopped waiting; the job goes on at Segmind")
+
+    def save_output(
+        self,
+        job: Job,
+        output: str | os.PathLike[str],
+        api_key: str | None = None,
+        *,
+        status: JobStatus | None = None,
+        cancel: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+        started: float | None = None,
+    ) -> VideoResult:
+        """Download a COMPLETED job's clip to ``output``. A cut or failed download is fetched again
+        (the link is asked for anew if it stopped working); the job is never submitted again."""
+        target = Path(output)
+        started = time.monotonic() if started is None else started
+        status = status if status is not None and status.output_url else self.result(job, api_key)
+        if status.state != "COMPLETED" or not status.output_url:
+            raise InvalidResponseError(f"job {job.id} has no clip to fetch yet ({status.state})")
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            if progress:
+                progress(Update("downloading", "downloading the clip", job.id))
+            try:
+                size, credits_left, consumed = self._download(status.output_url, target, cancel)
+                break
+            except (APIConnectionError, APITimeoutError, InvalidResponseError) as err:
+                if attempt == DOWNLOAD_ATTEMPTS or isinstance(err, (VideoTooLargeError, CancelledError)):
+                    raise type(err)(
+                        err.detail,
+                        action=f"The clip is still at Segmind for about an hour: fetch it again with job id {job.id}.",
+                        visitor_detail="the download of the finished clip failed",
+                        visitor_action="Segmind keeps the clip for about an hour; fetch it again from your history "
+                        "(no new charge).",
+                    ) from err
+                if isinstance(err, _LinkFailedError):
+                    status = self.result(job, api_key)
+                    if not status.output_url:
+                        raise
+                self._sleep(min(self.settings.max_retry_wait, 0.5 * attempt))
+        request = job.request
+        return VideoResult(
+            path=target,
+            request=request,
+            elapsed_seconds=time.monotonic() - started,
+            size_bytes=size,
+            remaining_credits=credits_left,
+            credits_consumed=consumed,
+            attempts=attempt,
+            job_id=job.id,
+            cost=request.price(self.settings.price_per_second) if request else None,
+        )
+
+    def fetch(
+        self,
+        job: Job,
+        output: str | os.PathLike[str],
+        api_key: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        started: float | None = None,
+    ) -> VideoResult:
+        """Wait for the job and save its clip: how a clip is resumed by id, without a new submission."""
+        target = self.check_output(output)
+        started = time.monotonic() if started is None else started
+        status = self.wait(job, api_key, progress=progress, cancel=cancel)
+        return self.save_output(job, target, api_key, status=status, cancel=cancel, progress=progress, started=started)
+
+    # -- one call
+
     def generate(
         self,
         request: VideoRequest,
@@ -479,261 +677,178 @@ class RayClient:
         api_key: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        on_job: Callable[[Job], None] | None = None,
     ) -> VideoResult:
-        """Make one clip and save it at ``output``. ``api_key`` overrides the configured key
-        (a visitor's own). Raises a RayError subclass on every expected failure."""
-        key = (api_key or "").strip() or self.settings.api_key
-        if not key:
-            raise MissingAPIKeyError()
-        target = Path(output)
-        if target.is_dir():
-            raise InvalidRequestError([f"output {str(target)!r} is a folder; give a file name ending in .mp4"])
+        """Make one clip and save it at ``output``: on Segmind's queue by default, in one v1 call with
+        ``api_mode="sync"``. ``api_key`` overrides the configured key (a visitor's own). ``on_job`` hears
+        the job as soon as Segmind has queued it. Raises a RayError subclass on every expected failure."""
+        key = self.key_for(api_key)
+        self.check_request(request)
+        target = self.check_output(output)
         started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            if cancel is not None and cancel.is_set():
-                raise CancelledError("stopped before sending" if attempt == 1 else "stopped while waiting to retry")
+        if self.uses_queue:
+            if progress:
+                progress(Update("sending", f"submitting {request.describe()} to Segmind's queue"))
             try:
-                response = self._post(request, key)
-            except RayError as err:
-                wait = self._retry_wait(err, attempt)
-                if wait is None:
-                    raise
+                job = self.submit(request, key, progress=progress, cancel=cancel)
+            except QueueUnavailableError:
                 if progress:
-                    progress(f"{err.title.lower()}; retrying in {wait:.0f} s (attempt {attempt + 1})")
-                self._sleep(wait)
-                continue
-            with response:
-                size, credits_left, consumed = self._save(response, target, key, cancel)
-            return VideoResult(
-                path=target,
-                request=request,
-                elapsed_seconds=time.monotonic() - started,
-                size_bytes=size,
-                remaining_credits=credits_left,
-                credits_consumed=consumed,
-                attempts=attempt,
-            )
-
-    def _post(self, request: VideoRequest, key: str) -> requests.Response:
-        s = self.settings
-        try:
-            response = self._session.post(
-                s.endpoint,
-                json=request.to_payload(),
-                headers={"x-api-key": key, "Accept": "video/mp4, application/json"},
-                timeout=(s.connect_timeout, s.read_timeout),
-                stream=True,
-            )
-        except requests.exceptions.ConnectionError as err:
-            if isinstance(err, requests.exceptions.ConnectTimeout):
-                raise APITimeoutError(
-                    f"could not connect to {urlsplit(s.endpoint).netloc} within {s.connect_timeout:g} s",
-                    action="Check your network connection and SEGMIND_BASE_URL, then try again.",
-                ) from err
-            failed_to_connect = _is_connect_failure(err)
-            raise APIConnectionError(
-                f"could not reach {urlsplit(s.endpoint).netloc}"
-                if failed_to_connect
-                else "the connection dropped before Segmind answered",
-            ) from err
-        except requests.exceptions.Timeout as err:
-            raise APITimeoutError(f"Segmind sent nothing for {s.read_timeout:g} s") from err
-        except requests.exceptions.RequestException as err:
-            raise APIConnectionError(f"the request failed ({type(err).__name__})") from err
-
-        if response.status_code >= 400:
-            with response:
-                body = self._read_small(response)
-            raise error_for_status(
-                response.status_code,
-                _server_message(body, response.headers.get("Content-Type", ""), key),
-                _parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return response
-
-    @staticmethod
-    def _read_small(response: requests.Response, limit: int = 64 * 1024) -> bytes:
-        try:
-            return response.raw.read(limit, decode_content=True) or b""
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
-            return b""
-
-    def _retry_wait(self, err: RayError, attempt: int) -> float | None:
-        """Seconds to wait before resending, or None to give up. Only requests that cannot have
-        been billed are resent, unless the gateway opt-in is on."""
-        s = self.settings
-        if attempt > s.max_retries:
-            return None
-        backoff = min(s.max_retry_wait, random.uniform(0, 2.0 ** (attempt - 1)))
-        if isinstance(err, RateLimitError):
-            if err.retry_after is None:
-                return backoff
-            return err.retry_after if err.retry_after <= s.max_retry_wait else None
-        if isinstance(err, APIConnectionError) and isinstance(err.__cause__, requests.exceptions.ConnectionError):
-            if _is_connect_failure(err.__cause__) or s.retry_gateway_errors:
-                return backoff
-            return None
-        if isinstance(err, APITimeoutError) and isinstance(err.__cause__, requests.exceptions.ConnectTimeout):
-            return backoff
-        if s.retry_gateway_errors and isinstance(err, (BadGatewayError, GatewayTimeoutError, APITimeoutError)):
-            return backoff
-        return None
-
-    def _save(
-        self, response: requests.Response, target: Path, key: str, cancel: threading.Event | None
-    ) -> tuple[int, float | None, float | None]:
-        credits_left = _header_number(response, "x-remaining-credits")
-        consumed = _header_number(response, "x-credits-consumed")
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        try:
-            if content_type == "application/json" or content_type.endswith("+json"):
-                size = self._save_from_json(response, target, cancel)
+                    progress(Update("fallback", "Segmind has no queue for this model; using the direct call"))
+                result = self.generate_sync(request, target, api_key=key, progress=progress, cancel=cancel,
+                                            started=started)  # fmt: skip
+                self.mark_queue_unavailable()
+                return result
             else:
-                if content_type.startswith("text/"):
-                    raise InvalidResponseError(f"Segmind sent {content_type} instead of a video")
-                size = _AtomicVideoFile(target).write(_iter_body(response, cancel), _expected_size(response))
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as err:
-            # requests reports a read timeout inside iter_content as a ConnectionError.
-            if err.args and isinstance(err.args[0], urllib3.exceptions.ReadTimeoutError):
-                raise APITimeoutError(
-                    f"the download stalled for {self.settings.read_timeout:g} s",
-                    action="No video was saved; try again.",
-                ) from err
-            raise APIConnectionError(
-                "the connection dropped while the video was downloading",
-                action="No video was saved; try again.",
-            ) from err
-        except requests.exceptions.Timeout as err:
-            raise APITimeoutError(
-                f"the download stalled for {self.settings.read_timeout:g} s",
-                action="No video was saved; try again.",
-            ) from err
-        except requests.exceptions.RequestException as err:
-            raise APIConnectionError(f"the download failed ({type(err).__name__})") from err
-        return size, credits_left, consumed
+                if on_job:
+                    on_job(job)
+                if progress:
+                    progress(Update("QUEUED", f"job {job.id} queued at Segmind", job.id))
+                return self.fetch(job, target, key, progress=progress, cancel=cancel, started=started)
+        return self.generate_sync(request, target, api_key=key, progress=progress, cancel=cancel, started=started)
 
-    def _save_from_json(self, response: requests.Response, target: Path, cancel: threading.Event | None) -> int:
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            raise InvalidResponseError("Segmind sent malformed JSON instead of a video") from None
-        if isinstance(data, dict) and isinstance(data.get("error"), str):
-            raise InvalidResponseError(f'Segmind answered without a video: "{data["error"][:200]}"')
-        reference = _find_video_reference(data)
-        if reference is None:
-            raise InvalidResponseError("the JSON answer holds no video URL or base64 video")
-        if reference.startswith(("http://", "https://")):
-            # A fresh request without our headers: the key must never reach another host.
-            with self._session.get(
-                reference,
-                stream=True,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-            ) as download:
+    def generate_sync(
+        self,
+        request: VideoRequest,
+        output: str | os.PathLike[str],
+        *,
+        api_key: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        started: float | None = None,
+    ) -> VideoResult:
+        """The single v1 call: the clip comes back on the same (long) request. A cancel closes it."""
+        key = self.key_for(api_key)
+        self.check_request(request)
+        target = self.check_output(output)
+        started = time.monotonic() if started is None else started
+        if progress:
+            progress(Update("PROCESSING", f"generating {request.describe()} (one direct call)"))
+
+        def send() -> requests.Response:
+            response = self._send("POST", self.settings.endpoint, key, json_body=request.to_payload(),
+                                  what="the generation request")  # fmt: skip
+            self._raise_for_status(response, key)
+            return response
+
+        with AbortScope(cancel):
+            response, attempts = self._with_retries(send, progress, cancel)
+            with response:
+                size, credits_left, consumed = self._save_v1(response, target, key, cancel)
+        return VideoResult(
+            path=target,
+            request=request,
+            elapsed_seconds=time.monotonic() - started,
+            size_bytes=size,
+            remaining_credits=credits_left,
+            credits_consumed=consumed,
+            attempts=attempts,
+            cost=request.price(self.settings.price_per_second),
+        )
+
+    # -- downloads
+
+    def _download(
+        self, url: str, target: Path, cancel: threading.Event | None
+    ) -> tuple[int, float | None, float | None]:
+        """The clip at a URL Segmind gave, fetched without the key (it must never reach another host)."""
+        if not url.startswith(("http://", "https://")):
+            size = AtomicVideoFile(target, self.settings.max_video_bytes).write([decode_base64_video(url)], None)
+            return size, None, None
+        s = self.settings
+        with AbortScope(cancel):
+            try:
+                download = self._session.get(url, stream=True, timeout=(s.connect_timeout, s.read_timeout))
+            except requests.exceptions.RequestException as err:
+                raise self._transport_error(err, url, "the video download") from err
+            with download:
                 if download.status_code >= 400:
-                    raise InvalidResponseError(
+                    raise _LinkFailedError(
                         f"the video link answered HTTP {download.status_code}",
                         action="Try again; the link may have expired.",
                     )
-                return _AtomicVideoFile(target).write(_iter_body(download, cancel), _expected_size(download))
-        return _AtomicVideoFile(target).write([_decode_base64_video(reference)], None)
+                size = stream_to(download, target, self.settings, cancel)
+                credits_left = header_number(download, "x-remaining-credits")
+                return size, credits_left, header_number(download, "x-credits-consumed")
+
+    def _save_v1(
+        self, response: requests.Response, target: Path, key: str, cancel: threading.Event | None
+    ) -> tuple[int, float | None, float | None]:
+        credits_left = header_number(response, "x-remaining-credits")
+        consumed = header_number(response, "x-credits-consumed")
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        try:
+            if content_type == "application/json" or content_type.endswith("+json"):
+                size = self._save_v1_json(response, target, key, cancel)
+            else:
+                if content_type.startswith("text/"):
+                    raise InvalidResponseError(f"Segmind sent {content_type} instead of a video")
+                size = stream_to(response, target, self.settings, cancel)
+        except (APIConnectionError, APITimeoutError) as err:
+            raise type(err)(
+                err.detail,
+                action="No video was saved. Segmind made the clip and has probably billed it, but the direct "
+                "(sync) call cannot fetch it again; SEGMIND_API_MODE=async can.",
+                visitor_detail="the clip was made (and probably billed) but its download was cut off",
+                visitor_action="No video was saved; try again in a minute.",
+            ) from err
+        return size, credits_left, consumed
+
+    def _save_v1_json(self, response: requests.Response, target: Path, key: str, cancel: threading.Event | None) -> int:
+        data = self._json(response, key, "the generation request")
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            message = server_message(json.dumps(data).encode(), "application/json", self._secrets(key))
+            raise InvalidResponseError("Segmind answered without a video", server_message=message)
+        reference = find_video_reference(data)
+        if reference is None:
+            raise InvalidResponseError("the JSON answer holds no video URL or base64 video")
+        size, _, _ = self._download(reference, target, cancel)
+        return size
+
+    # -- storage upload
+
+    def upload(self, data_urls: Sequence[str], api_key: str | None = None) -> list[str]:
+        """Host images at Segmind's storage (``data:image/...;base64,...`` each) and return their URLs,
+        in order. Not billed; it uses the same key as a generation would."""
+        key = self.key_for(api_key)
+        if not data_urls or not all(isinstance(u, str) and u.startswith("data:") for u in data_urls):
+            raise InvalidRequestError(["upload takes data: URLs of images"])
+        url = f"{self.settings.upload_url}/upload-asset"
+
+        def send() -> requests.Response:
+            try:
+                response = self._send("POST", url, key, json_body={"data_urls": list(data_urls)}, what="the upload")
+            except (APIConnectionError, APITimeoutError) as err:
+                raise type(err)(
+                    err.detail,
+                    action="The image was not uploaded and no video was made; try again.",
+                    visitor_detail="the image upload did not reach Segmind",
+                    visitor_action="The image was not uploaded and no video was made; try again in a minute.",
+                ) from err
+            self._raise_for_status(response, key, ladder=upload_error_for_status)
+            return response
+
+        response, _ = self._with_retries(send, None, None)
+        data = self._json(response, key, "the upload")
+        urls = None
+        if isinstance(data, dict):
+            urls = data.get("file_urls") if data.get("file_urls") is not None else data.get("urls")
+        if (
+            not isinstance(urls, list)
+            or len(urls) != len(data_urls)
+            or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls)
+        ):
+            raise UploadResponseError("Segmind's storage answered without the image's URL")
+        return urls
 
 
-# --------------------------------------------------------------------------- command line
+class _LinkFailedError(InvalidResponseError):
+    """The clip's download link answered an error: ask Segmind for the result (and link) again."""
 
 
-def _default_output(prompt: str) -> Path:
-    slug = "-".join("".join(ch if ch.isalnum() else " " for ch in prompt.lower()).split()[:6]) or "video"
-    return Path(f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}.mp4")
-
-
-class _Ticker:
-    """Shows on stderr that a long wait is still going."""
-
-    def __init__(self, stream: Any, every: float) -> None:
-        self.stream = stream
-        self.every = every
-        self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._tty = hasattr(stream, "isatty") and stream.isatty()
-
-    def say(self, text: str) -> None:
-        end = "\r" if self._tty else "\n"
-        print(f"{text}\033[K" if self._tty else text, end=end, file=self.stream, flush=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.say(f"generating… {time.monotonic() - self.started:.0f} s")
-
-    def __enter__(self) -> _Ticker:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        if self._tty:
-            print("\r\033[K", end="", file=self.stream, flush=True)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python ray_client.py",
-        description="Make a video with Luma Ray Flash 2 (720p) on Segmind. "
-        "Needs SEGMIND_API_KEY (environment or .env).",
-    )
-    parser.add_argument("prompt", help="what the video should show")
-    parser.add_argument("--aspect-ratio", default=DEFAULT_ASPECT_RATIO, choices=ASPECT_RATIOS)
-    parser.add_argument("--duration", type=int, default=DEFAULT_DURATION, choices=DURATIONS, help="seconds")
-    parser.add_argument("--loop", action="store_true", help="last frame matches the first")
-    parser.add_argument("--start-image-url", help="http(s) URL of the first frame")
-    parser.add_argument("--end-image-url", help="http(s) URL of the last frame")
-    parser.add_argument("--output", "-o", type=Path, help="where to save the MP4 (default: from the prompt)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry: 0 saved, 1 the API or network failed, 2 bad input (nothing sent)."""
-    from dotenv import load_dotenv
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    load_dotenv()
-    try:
-        settings = Settings.from_env()
-        request = VideoRequest(
-            prompt=args.prompt,
-            aspect_ratio=args.aspect_ratio,
-            duration=args.duration,
-            loop=args.loop,
-            start_image_url=args.start_image_url,
-            end_image_url=args.end_image_url,
-        )
-        if not settings.api_key:
-            raise MissingAPIKeyError()
-    except InvalidRequestError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    output = args.output or _default_output(request.prompt)
-    try:
-        with RayClient(settings) as client, _Ticker(sys.stderr, every=5.0) as ticker:
-            ticker.say(f"generating {request.describe()} → {output}")
-            result = client.generate(request, output, progress=ticker.say)
-    except InvalidRequestError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except RayError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("cancelled; no video was saved", file=sys.stderr)
-        return 130
-    print(f"saved: {result.summary()}", file=sys.stderr)
-    print(result.path)
-    return 0
+STATE_TEXT = {"QUEUED": "Queued at Segmind…", "PROCESSING": "Generating…"}
 
 
 if __name__ == "__main__":
+    from ray_cli import main
+
     sys.exit(main())

@@ -18,11 +18,53 @@ DEFAULT_MODEL = "ray-flash-2-720p"
 # --------------------------------------------------------------------------- errors
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+SECRET_PIECE = 8  # no run of this many characters of a key may appear anywhere a person or a log can see
+KEY_HIDDEN = "[key hidden]"
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every piece of SECRET_PIECE or more characters of any secret, in any letter
+    case, replaced by KEY_HIDDEN (a shorter secret is hidden whole)."""
+    if not text:
+        return text
+    folded = text.translate(_ASCII_LOWER)  # keeps every index: keys are ASCII
+    hidden = bytearray(len(text))
+    for secret in secrets:
+        if not isinstance(secret, str) or not secret:
+            continue
+        secret = secret.translate(_ASCII_LOWER)
+        size = min(SECRET_PIECE, len(secret))
+        for piece in {secret[i : i + size] for i in range(len(secret) - size + 1)}:
+            at = folded.find(piece)
+            while at != -1:
+                hidden[at : at + size] = b"\x01" * size
+                at = folded.find(piece, at + 1)
+    if not any(hidden):
+        return text
+    out: list[str] = []
+    for i, ch in enumerate(text):
+        if not hidden[i]:
+            out.append(ch)
+        elif i == 0 or not hidden[i - 1]:
+            out.append(KEY_HIDDEN)
+    return "".join(out)
+
+
 class RayError(Exception):
-    """Base of every failure this module reports. ``str(err)`` is a line a person can act on."""
+    """Base of every failure this module reports.
+
+    ``str(err)`` (``user_message``) speaks to the operator: the CLI user, the log. ``visitor_message``
+    speaks to a visitor of a hosted page, who cannot set the server's variables and must not read its
+    addresses or paths: classes say what a visitor may do instead (``visitor_action``, and
+    ``owner_key_action`` when the page's own key was used), and hide details that name hosts or settings.
+    """
 
     title = "Video generation failed"
     action = "Try again."
+    visitor_action: str | None = None  # None: the same as ``action``
+    owner_key_action: str | None = None  # for a visitor when the page owner's key was used
+    detail_for_visitors = True
 
     def __init__(
         self,
@@ -31,25 +73,47 @@ class RayError(Exception):
         status: int | None = None,
         server_message: str | None = None,
         action: str | None = None,
+        visitor_detail: str | None = None,
+        visitor_action: str | None = None,
     ) -> None:
         self.detail = detail
         self.status = status
         self.server_message = server_message
+        self.visitor_detail = visitor_detail
         if action is not None:
             self.action = action
+        if visitor_action is not None:
+            self.visitor_action = visitor_action
+            self.owner_key_action = None
         super().__init__(self.user_message)
+
+    def _explain(self, detail: str | None, action: str) -> str:
+        parts = [p for p in (detail, self.server_message and f'Segmind said: "{self.server_message}"') if p]
+        return "".join(f"{p}. " for p in parts) + action
 
     @property
     def explanation(self) -> str:
         """Everything but the title: the detail, Segmind's own words, and what to do."""
-        parts = [p for p in (self.detail, self.server_message and f'Segmind said: "{self.server_message}"') if p]
-        return "".join(f"{p}. " for p in parts) + self.action
+        return self._explain(self.detail, self.action)
+
+    @property
+    def heading(self) -> str:
+        return self.title + (f" (HTTP {self.status})" if self.status else "")
 
     @property
     def user_message(self) -> str:
-        """What went wrong and what to do, on one line."""
-        head = self.title + (f" (HTTP {self.status})" if self.status else "")
-        return f"{head}: {self.explanation}"
+        """What went wrong and what to do, on one line, for the operator."""
+        return f"{self.heading}: {self.explanation}"
+
+    def visitor_explanation(self, own_key: bool = True) -> str:
+        """Everything but the title, for a visitor of a hosted page."""
+        action = (not own_key and self.owner_key_action) or self.visitor_action or self.action
+        detail = self.visitor_detail or (self.detail if self.detail_for_visitors else None)
+        return self._explain(detail, action)
+
+    def visitor_message(self, own_key: bool = True) -> str:
+        """What went wrong and what to do, for a visitor who used their own key (or the page's)."""
+        return f"{self.heading}: {self.visitor_explanation(own_key)}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.user_message!r})"
@@ -67,9 +131,28 @@ class InvalidRequestError(RayError):
 class MissingAPIKeyError(InvalidRequestError):
     title = "No API key"
     action = f"Set SEGMIND_API_KEY (in the environment or .env) or enter a key; get one at {API_KEYS_PAGE}."
+    visitor_action = (
+        f"This page has no Segmind key of its own: paste yours under 'Your Segmind API key' (get one at "
+        f"{API_KEYS_PAGE}). Nothing was sent."
+    )
 
     def __init__(self) -> None:
         super().__init__(["no Segmind API key was given"])
+
+
+class KeyFormatError(InvalidRequestError):
+    title = "Invalid API key"
+    action = "Paste the key again, exactly as Segmind shows it; nothing was sent."
+
+    def __init__(self) -> None:
+        # Never quote the key: it may be real with one stray character.
+        super().__init__(["the API key holds characters a Segmind key never has (spaces, line breaks or non-ASCII)"])
+
+
+class OutputNotWritableError(InvalidRequestError):
+    title = "Cannot save the video there"
+    action = "Choose another place to save it; nothing was sent and nothing was charged."
+    visitor_action = "This server cannot save clips right now; the owner has been told. Nothing was charged."
 
 
 class APIStatusError(RayError):
@@ -84,21 +167,31 @@ class BadRequestError(APIStatusError):
 class AuthenticationError(APIStatusError):
     title = "API key rejected"
     action = f"Check SEGMIND_API_KEY or the key you entered; keys are at {API_KEYS_PAGE}."
+    visitor_action = f"Check the key you pasted; keys are at {API_KEYS_PAGE}."
+    owner_key_action = "This page's own Segmind key was refused; paste your own key to carry on."
 
 
 class PermissionDeniedError(APIStatusError):
     title = "Permission denied"
     action = "This key may not use this model; check the key's permissions and your Segmind plan."
+    owner_key_action = "This page's key may not use this model; paste your own key to carry on."
 
 
 class NotFoundError(APIStatusError):
     title = "Model not found"
     action = f"Check SEGMIND_BASE_URL and SEGMIND_MODEL (expected {DEFAULT_MODEL})."
+    visitor_action = "This page is set up for a model Segmind does not know; its owner needs to fix that."
+
+
+class JobNotFoundError(APIStatusError):
+    title = "Job not found"
+    action = "Segmind keeps results for about an hour: check the job id, or make the clip again."
 
 
 class InsufficientCreditsError(APIStatusError):
     title = "Not enough credits"
     action = f"Add credits at {BILLING_PAGE}, then try again."
+    owner_key_action = "This page's Segmind account is out of credits; paste your own key to carry on."
 
 
 class RateLimitError(APIStatusError):
@@ -129,11 +222,15 @@ class GatewayTimeoutError(APIStatusError):
 class APITimeoutError(RayError):
     title = "No answer in time"
     action = "Segmind may be busy; try again, or raise SEGMIND_READ_TIMEOUT."
+    visitor_action = "Segmind may be busy; try again in a minute."
+    detail_for_visitors = False
 
 
 class APIConnectionError(RayError):
     title = "Connection problem"
     action = "Check your network connection and SEGMIND_BASE_URL, then try again."
+    visitor_action = "This server could not reach Segmind; try again in a minute."
+    detail_for_visitors = False  # names hosts
 
 
 class CancelledError(RayError):
@@ -144,6 +241,58 @@ class CancelledError(RayError):
 class InvalidResponseError(RayError):
     title = "Unexpected answer from Segmind"
     action = "No video was saved; try again, and report it if it keeps happening."
+
+
+class RedirectRefusedError(InvalidResponseError):
+    title = "Redirect refused"
+    action = "The key was not sent there and nothing was saved; check SEGMIND_BASE_URL."
+    visitor_action = "Segmind's answer pointed somewhere else; nothing was sent there. Try again later."
+    detail_for_visitors = False  # names hosts
+
+
+class VideoTooLargeError(InvalidResponseError):
+    title = "Video too large"
+    action = "Nothing was saved; raise SEGMIND_MAX_VIDEO_BYTES if such clips are expected."
+    visitor_action = "Segmind sent a video far larger than a clip can be; nothing was saved."
+
+
+class JobFailedError(RayError):
+    title = "Segmind could not make this clip"
+    action = "Nothing was saved; change the prompt or keyframes and try again."
+
+
+class JobTimeoutError(RayError):
+    title = "Still not ready"
+    action = "The clip may still be finished at Segmind; fetch it later by its job id."
+
+
+class UploadError(RayError):
+    """The storage upload of a keyframe failed; no generation was sent."""
+
+    title = "Image upload failed"
+    action = "No video was made and nothing was charged; try again in a minute."
+
+
+class UploadAuthenticationError(UploadError):
+    title = "Image upload refused: API key rejected"
+    action = f"Check SEGMIND_API_KEY or the key you entered; keys are at {API_KEYS_PAGE}. No video was made."
+    visitor_action = f"Check the key you pasted; keys are at {API_KEYS_PAGE}. No video was made."
+    owner_key_action = "This page's own Segmind key was refused; paste your own key to carry on."
+
+
+class UploadTooLargeError(UploadError):
+    title = "Image too large for Segmind's storage"
+    action = "Use a smaller image (fewer pixels, or JPEG); no video was made and nothing was charged."
+
+
+class UploadServerError(UploadError):
+    title = "Segmind's storage failed"
+    action = "The problem is on Segmind's side; try again in a minute. No video was made."
+
+
+class UploadResponseError(UploadError):
+    title = "Unexpected answer from Segmind's storage"
+    action = "No video was made and nothing was charged; try again, and report it if it keeps happening."
 
 
 def error_for_status(status: int, server_message: str | None, retry_after: float | None = None) -> APIStatusError:
@@ -167,3 +316,14 @@ def error_for_status(status: int, server_message: str | None, retry_after: float
     if status >= 500:
         return InternalServerError(status=status, server_message=server_message)
     return BadRequestError(status=status, server_message=server_message)
+
+
+def upload_error_for_status(status: int, server_message: str | None) -> UploadError:
+    """The error class for an HTTP status from Segmind's storage upload."""
+    if status == 401:
+        return UploadAuthenticationError(status=status, server_message=server_message)
+    if status == 413:
+        return UploadTooLargeError(status=status, server_message=server_message)
+    if status >= 500:
+        return UploadServerError(status=status, server_message=server_message)
+    return UploadError(status=status, server_message=server_message)

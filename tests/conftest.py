@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -25,14 +26,23 @@ def standin():
 
 @pytest.fixture
 def settings(standin: SegmindStandIn) -> Settings:
+    """The v1 call (one long request). Tests of Segmind's queue use ``queue_settings``."""
     return Settings(
         api_key=TEST_API_KEY,
         base_url=standin.base_url,
+        upload_url=standin.root_url,
+        api_mode="sync",
         connect_timeout=2,
         read_timeout=5,
         max_retries=2,
         max_retry_wait=5,
     )
+
+
+@pytest.fixture
+def queue_settings(settings: Settings) -> Settings:
+    """Segmind's queue (v2), polled every 50 ms."""
+    return dataclasses.replace(settings, api_mode="async", poll_interval=0.05, job_timeout=30)
 
 
 @pytest.fixture

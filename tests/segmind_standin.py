@@ -1,21 +1,34 @@
-"""A local stand-in for Segmind's Ray Flash 2 endpoint: a real HTTP/1.1 server on 127.0.0.1.
+"""A local stand-in for Segmind's Ray Flash 2 endpoints: a real HTTP/1.1 server on 127.0.0.1.
 
-It checks the key and the body as Segmind documents them, answers with MP4 bytes, and can be told
-to answer any documented error, to be slow, to cut a transfer, to send HTML, a huge body, JSON with
-a URL or base64, or a Retry-After. Tests, the bench and people (``python -m tests.segmind_standin``)
-point the client at ``standin.base_url``.
+It checks the key and the body as Segmind documents them and speaks three of Segmind's protocols:
+
+- v1, ``POST /v1/ray-flash-2-720p``: one blocking call answered with MP4 bytes;
+- v2, the queue: ``POST /v2/ray-flash-2-720p`` answers at once with a request id, the job then goes
+  QUEUED → PROCESSING → COMPLETED (or FAILED) on a scripted timeline, polled at
+  ``/v2/requests/<id>/status`` and fetched at ``/v2/requests/<id>``; its video is at ``/files/<id>.mp4``;
+- storage, ``POST /upload-asset``: data URLs in, ``/assets/<name>`` URLs out.
+
+Each answer can be scripted: any documented error, slowness, a cut transfer, HTML, JSON with a URL or
+base64, a Retry-After, and hostile upstream behaviour (a dropped connection, a redirect elsewhere, a
+cookie). It notices a client that hangs up while it waits. Tests, the bench and people
+(``python -m tests.segmind_standin``) point the client at ``standin.base_url``.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import collections
 import json
+import mimetypes
+import re
+import select
 import socket
 import struct
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +38,16 @@ SAMPLE_VIDEO = Path(__file__).with_name("data") / "sample.mp4"
 TEST_API_KEY = "standin-test-key-0123456789"
 MODEL = "ray-flash-2-720p"
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9")
+OUTPUT_FORMS = ("url", "json-string", "video_url", "url-key")
+UPLOAD_FORMS = ("file_urls", "urls")
+UPLOAD_PATH = "/upload-asset"
+HANGUP_CHECK_SECONDS = 0.05
 _ZEROS = bytes(1 << 20)
+_POLL_PATH = re.compile(r"/v2/requests/([^/]+)(/status)?")
+_JOB_FILE_PATH = re.compile(r"/files/([^/]+)\.mp4")
+_ASSET_PATH = re.compile(r"/assets/([^/]+)")
+_MIME = re.compile(r"[\w.+-]+/[\w.+-]+")
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif", "video/mp4": "mp4"}
 
 # Bodies in the shape Segmind uses: {"error": "..."}.
 ERROR_MESSAGES = {
@@ -34,27 +56,51 @@ ERROR_MESSAGES = {
     403: "Forbidden: your account does not have access to this model",
     404: "Model not found",
     406: "Insufficient credits. Please recharge your account",
+    413: "File too large",
+    422: "Unprocessable request",
     429: "Rate limit exceeded. Please try again later",
     500: "Internal server error",
     502: "Bad gateway",
     503: "Service temporarily unavailable",
     504: "Request timed out",
 }
+# Sent with every video, from v1 and from the files URLs, as the account's balance after the clip.
+CREDIT_HEADERS = {"x-remaining-credits": "42.5", "x-credits-consumed": "0.5"}
+REQUEST_NOT_FOUND = "Request not found"
+UPLOAD_SUCCESS = "Files uploaded successfully"
 
 
 @dataclass
 class Reply:
-    """How to answer one request. The default is a 200 with the sample MP4."""
+    """How to answer one request. The default is a 200 with the sample MP4 (v1) or a quick job (v2)."""
 
     status: int = 200
-    body: bytes | None = None  # None: the video (for 200) or Segmind's error JSON (for errors)
+    body: bytes | None = None  # None: the normal answer (for 200) or Segmind's error JSON (for errors)
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    latency: float = 0.0  # seconds before the status line (the upstream "generation time")
-    size: int | None = None  # pad the video to this many bytes with an MP4 'free' box
-    chunk_delay: float = 0.0  # seconds between 64 KiB chunks: a slow transfer
-    cut_after: int | None = None  # close the socket after this many body bytes
-    json_video: str | None = None  # "url" or "base64": answer 200 JSON pointing at the video
+    latency: float = 0.0  # seconds before the status line (the v1 "generation time")
+    size: int | None = None  # pad the video to this many bytes with an MP4 'free' box (v1, and a v2 job's output)
+    chunk_delay: float = 0.0  # seconds between 64 KiB chunks: a slow transfer (v1, and a v2 job's output)
+    cut_after: int | None = None  # close the socket after this many body bytes (v1 answers, scripted bodies)
+    json_video: str | None = None  # v1: "url" or "base64": answer 200 JSON pointing at the video
+    # v2 jobs: the timeline and the result of the job this Reply's submit creates.
+    queued: float = 0.0  # seconds in QUEUED
+    processing: float = 0.0  # seconds in PROCESSING
+    failed: str | None = None  # end FAILED with this error text instead of COMPLETED
+    output_form: str = "url"  # where COMPLETED puts the video URL: one of OUTPUT_FORMS
+    output_cuts: int = 0  # the first N downloads of the job's video are cut halfway
+    # storage uploads
+    upload_form: str = "file_urls"  # "urls": answer with the older {"urls": [...]} shape
+    # hostile upstream
+    drop: bool = False  # read the whole request, then close the connection without answering
+    redirect_to: str | None = None  # answer 307 with this Location
+    set_cookie: str | None = None  # add this Set-Cookie header to the answer
+
+    def __post_init__(self) -> None:
+        if self.output_form not in OUTPUT_FORMS:
+            raise ValueError(f"Reply.output_form must be one of {', '.join(OUTPUT_FORMS)} (got {self.output_form!r})")
+        if self.upload_form not in UPLOAD_FORMS:
+            raise ValueError(f"Reply.upload_form must be one of {', '.join(UPLOAD_FORMS)} (got {self.upload_form!r})")
 
 
 @dataclass
@@ -62,6 +108,46 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    at: float = field(default_factory=time.monotonic, compare=False)  # time.monotonic() when it arrived
+
+
+@dataclass
+class Job:
+    """One v2 request. Times are ``time.monotonic()`` seconds; move ``submitted_at`` back to let time pass."""
+
+    request_id: str
+    body: Any
+    submitted_at: float
+    queued: float = 0.0
+    processing: float = 0.0
+    failed: str | None = None
+    output_form: str = "url"
+    output_cuts: int = 0
+    size: int | None = None
+    chunk_delay: float = 0.0
+    downloads: int = 0  # GETs of its video so far
+
+    @property
+    def started_at(self) -> float:
+        return self.submitted_at + self.queued
+
+    @property
+    def finished_at(self) -> float:
+        return self.started_at + self.processing
+
+    @property
+    def state(self) -> str:
+        """QUEUED, PROCESSING, COMPLETED or FAILED, now."""
+        now = time.monotonic()
+        if now < self.started_at:
+            return "QUEUED"
+        if now < self.finished_at:
+            return "PROCESSING"
+        return "FAILED" if self.failed is not None else "COMPLETED"
+
+
+class UploadRejectedError(ValueError):
+    """An upload Segmind would refuse with HTTP 400; the message is its reason."""
 
 
 def padded_video_size(video: bytes, size: int | None) -> int:
@@ -93,19 +179,33 @@ class SegmindStandIn:
     ) -> None:
         self.video = video if video is not None else SAMPLE_VIDEO.read_bytes()
         self.api_key = api_key
-        self.default = Reply()
-        self.received: list[Received] = []
-        self.file_requests: list[Received] = []
-        self._queue: collections.deque[Reply] = collections.deque()
         self._lock = threading.Lock()
+        self._queue: collections.deque[Reply] = collections.deque()
+        self._poll_queue: collections.deque[Reply] = collections.deque()
+        self._upload_queue: collections.deque[Reply] = collections.deque()
         self.in_flight = 0
         self.max_in_flight = 0
         self.last_video_sent_at: float | None = None  # time.time() when a video's last byte left
+        self._forget()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
-    # -- control
+    def _forget(self) -> None:
+        self.default = Reply()
+        self.received: list[Received] = []  # every POST
+        self.submissions: list[Received] = []  # every POST to /v1/... and /v2/...
+        self.polls: list[Received] = []  # every GET to /v2/requests/...
+        self.file_requests: list[Received] = []  # every other GET (videos, assets)
+        self.jobs: dict[str, Job] = {}
+        self.uploads: list[tuple[bytes, str]] = []  # (bytes, mime) of each stored upload
+        self.assets: dict[str, tuple[bytes, str]] = {}  # name under /assets/ -> (bytes, mime)
+        self.result_ttl = 3600.0
+        self.upload_limit = 10_000_000
+        self.abandoned = 0
+        self.abandoned_paths: list[str] = []
+
+    # -- addresses
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
@@ -115,8 +215,13 @@ class SegmindStandIn:
     def root_url(self) -> str:
         return self.base_url.removesuffix("/v1")
 
+    @property
+    def v2_url(self) -> str:
+        return f"{self.root_url}/v2"
+
+    # -- control
     def then(self, *replies: Reply) -> SegmindStandIn:
-        """Answer the next requests with these, in order; afterwards the default again."""
+        """Answer the next v1 and v2 POSTs with these, in order; afterwards ``default`` again."""
         with self._lock:
             self._queue.extend(replies)
         return self
@@ -125,15 +230,44 @@ class SegmindStandIn:
         body = None if message is None else json.dumps({"error": message}).encode()
         return self.then(Reply(status=status, body=body, **kwargs))
 
+    def then_poll(self, *replies: Reply) -> SegmindStandIn:
+        """Answer the next GETs to /v2/requests/... with these; afterwards the job's real state.
+
+        A Reply with status 200 and no body still answers with the real state, after its latency and with
+        its headers.
+        """
+        with self._lock:
+            self._poll_queue.extend(replies)
+        return self
+
+    def then_upload(self, *replies: Reply) -> SegmindStandIn:
+        """Answer the next POSTs to /upload-asset with these; afterwards a normal upload."""
+        with self._lock:
+            self._upload_queue.extend(replies)
+        return self
+
     def reset(self) -> None:
-        """Forget scripted replies and what was received (for a server shared between tests)."""
+        """Forget scripted replies, jobs, uploads and what was received (for a server shared between tests)."""
         with self._lock:
             self._queue.clear()
-            self.default = Reply()
-            self.received.clear()
-            self.file_requests.clear()
+            self._poll_queue.clear()
+            self._upload_queue.clear()
+            self._forget()
             self.max_in_flight = 0
 
+    def next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    def next_poll_reply(self) -> Reply:
+        with self._lock:
+            return self._poll_queue.popleft() if self._poll_queue else Reply()
+
+    def next_upload_reply(self) -> Reply:
+        with self._lock:
+            return self._upload_queue.popleft() if self._upload_queue else Reply()
+
+    # -- bookkeeping for the handler
     def _enter(self) -> None:
         with self._lock:
             self.in_flight += 1
@@ -143,10 +277,77 @@ class SegmindStandIn:
         with self._lock:
             self.in_flight -= 1
 
-    def next_reply(self) -> Reply:
+    def _abandon(self, path: str) -> None:
         with self._lock:
-            return self._queue.popleft() if self._queue else self.default
+            self.abandoned += 1
+            self.abandoned_paths.append(path)
 
+    def _create_job(self, reply: Reply, body: Any) -> Job:
+        job = Job(
+            request_id=str(uuid.uuid4()),
+            body=body,
+            submitted_at=time.monotonic(),
+            queued=reply.queued,
+            processing=reply.processing,
+            failed=reply.failed,
+            output_form=reply.output_form,
+            output_cuts=reply.output_cuts,
+            size=reply.size,
+            chunk_delay=reply.chunk_delay,
+        )
+        self.jobs[job.request_id] = job
+        return job
+
+    def _live_job(self, request_id: str) -> Job | None:
+        """The job, unless unknown or its result has expired."""
+        job = self.jobs.get(request_id)
+        if job is None or time.monotonic() >= job.finished_at + self.result_ttl:
+            return None
+        return job
+
+    def _count_download(self, job: Job) -> int:
+        with self._lock:
+            job.downloads += 1
+            return job.downloads
+
+    def _store_asset(self, data: bytes, mime: str) -> str:
+        name = f"{uuid.uuid4()}.{extension_for(mime)}"
+        self.assets[name] = (data, mime)
+        self.uploads.append((data, mime))
+        return f"{self.root_url}/assets/{name}"
+
+    def video_url(self, job: Job) -> str:
+        return f"{self.root_url}/files/{job.request_id}.mp4"
+
+    def submit_answer(self, job: Job) -> dict[str, str]:
+        response_url = f"{self.v2_url}/requests/{job.request_id}"
+        return {
+            "request_id": job.request_id,
+            "status": "QUEUED",
+            "status_url": f"{response_url}/status",
+            "response_url": response_url,
+        }
+
+    def poll_answer(self, job: Job, *, full: bool) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, body) for the job's status (``full=False``) or response (``full=True``) URL."""
+        state = job.state
+        answer: dict[str, Any] = {"request_id": job.request_id, "status": state}
+        if state == "FAILED":
+            return 422, {**answer, "error": job.failed}
+        if state == "COMPLETED" and full:
+            return 200, {**answer, **self._output(job), "metrics": {"inference_time": job.processing}}
+        return 200, answer
+
+    def _output(self, job: Job) -> dict[str, str]:
+        url = self.video_url(job)
+        return {
+            "url": {"output": url},
+            "json-string": {"output": json.dumps([url])},
+            "video_url": {"video_url": url},
+            "url-key": {"url": url},
+        }[job.output_form]
+
+    # -- running
     def start(self) -> SegmindStandIn:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -189,42 +390,80 @@ def validate_body(body: Any) -> str | None:
     return None
 
 
+def decode_upload(body: Any) -> list[tuple[bytes, str]]:
+    """The (bytes, mime) of each data URL in an upload body; UploadRejectedError names the first problem."""
+    data_urls = body.get("data_urls") if isinstance(body, dict) else None
+    if not isinstance(data_urls, list) or not data_urls:
+        raise UploadRejectedError('Request body must be JSON {"data_urls": ["data:<mime>;base64,...", ...]}')
+    return [decode_data_url(item, index) for index, item in enumerate(data_urls)]
+
+
+def decode_data_url(item: Any, index: int) -> tuple[bytes, str]:
+    if not isinstance(item, str) or not item.startswith("data:") or "," not in item:
+        raise UploadRejectedError(f"data_urls[{index}] is not a data URL")
+    header, payload = item.removeprefix("data:").split(",", 1)
+    mime, *params = header.split(";")
+    if not _MIME.fullmatch(mime):
+        raise UploadRejectedError(f"data_urls[{index}] has no MIME type")
+    if "base64" not in params:
+        raise UploadRejectedError(f"data_urls[{index}] is not base64-encoded")
+    try:
+        return base64.b64decode(payload, validate=True), mime
+    except (binascii.Error, ValueError):
+        raise UploadRejectedError(f"data_urls[{index}] is not valid base64") from None
+
+
+def extension_for(mime: str) -> str:
+    return _EXTENSIONS.get(mime) or (mimetypes.guess_extension(mime) or ".bin").lstrip(".")
+
+
 def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "SegmindStandIn/1.0"
+        _cookie: str | None = None  # Set-Cookie for every answer to the current request
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
+        # -- routing
         def do_GET(self) -> None:
+            self._cookie = None
+            path = self.path.split("?")[0]
+            if path.startswith("/v2/requests/"):
+                return self._answer_poll(path)
             standin.file_requests.append(Received(self.path, dict(self.headers), None))
-            if self.path.split("?")[0] != "/files/clip.mp4":
-                return self._json(404, {"error": "Not found"})
-            self._send_video(Reply())
+            if path == "/files/clip.mp4":
+                return self._send_video(Reply())
+            if match := _JOB_FILE_PATH.fullmatch(path):
+                return self._serve_job_video(match.group(1))
+            if match := _ASSET_PATH.fullmatch(path):
+                return self._serve_asset(match.group(1))
+            self._json(404, {"error": "Not found"})
 
         def do_POST(self) -> None:
+            self._cookie = None
             standin._enter()
             try:
-                self._answer_post()
+                body = self._read_body()
+                received = Received(self.path, dict(self.headers), body)
+                standin.received.append(received)
+                if self.path == UPLOAD_PATH:
+                    return self._answer_upload(body)
+                if self.path.startswith(("/v1/", "/v2/")):
+                    standin.submissions.append(received)
+                if self.path.startswith("/v2/"):
+                    return self._answer_submit(body)
+                self._answer_generation(body)
             finally:
                 standin._leave()
 
-        def _answer_post(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-            standin.received.append(Received(self.path, dict(self.headers), body))
+        # -- v1: one blocking call
+        def _answer_generation(self, body: Any) -> None:
             reply = standin.next_reply()
-            if reply.latency:
-                time.sleep(reply.latency)
-
-            if reply.status != 200:
-                return self._error(reply)
-            if self.headers.get("x-api-key") != standin.api_key:
+            if self._answered_by_script(reply):
+                return
+            if not self._key_ok():
                 return self._json(401, {"error": ERROR_MESSAGES[401]})
             if self.path != f"/v1/{MODEL}":
                 return self._json(404, {"error": ERROR_MESSAGES[404]})
@@ -235,18 +474,141 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             if reply.json_video == "base64":
                 return self._json(200, {"video": base64.b64encode(standin.video).decode()}, reply.headers)
             if reply.body is not None:
-                return self._send(200, reply.content_type or "text/html", [reply.body], len(reply.body), reply)
+                return self._send_body(reply, "text/html")
             self._send_video(reply)
 
+        # -- v2: the queue
+        def _answer_submit(self, body: Any) -> None:
+            reply = standin.next_reply()
+            if self._answered_by_script(reply):
+                return
+            if not self._key_ok():
+                return self._json(401, {"error": ERROR_MESSAGES[401]})
+            if self.path != f"/v2/{MODEL}":
+                return self._json(404, {"error": ERROR_MESSAGES[404]})
+            if problem := validate_body(body):
+                return self._json(400, {"error": problem})
+            if reply.body is not None:
+                return self._send_body(reply, "application/json")
+            job = standin._create_job(reply, body)
+            self._json(200, standin.submit_answer(job), reply.headers)
+
+        def _answer_poll(self, path: str) -> None:
+            standin.polls.append(Received(self.path, dict(self.headers), None))
+            reply = standin.next_poll_reply()
+            if self._answered_by_script(reply):
+                return
+            if not self._key_ok():
+                return self._json(401, {"error": ERROR_MESSAGES[401]}, reply.headers)
+            if reply.body is not None:
+                return self._send_body(reply, "application/json")
+            match = _POLL_PATH.fullmatch(path)
+            job = standin._live_job(match.group(1)) if match else None
+            if job is None:
+                return self._json(404, {"error": REQUEST_NOT_FOUND}, reply.headers)
+            status, answer = standin.poll_answer(job, full=match.group(2) is None)
+            self._json(status, answer, reply.headers)
+
+        def _serve_job_video(self, request_id: str) -> None:
+            job = standin.jobs.get(request_id)
+            if job is None or job.state != "COMPLETED":
+                return self._json(404, {"error": "Not found"})
+            total = padded_video_size(standin.video, job.size)
+            cut = standin._count_download(job) <= job.output_cuts
+            reply = Reply(
+                headers=dict(CREDIT_HEADERS), chunk_delay=job.chunk_delay, cut_after=total // 2 if cut else None
+            )
+            if self._send(200, "video/mp4", iter_padded_video(standin.video, job.size), total, reply) and not cut:
+                standin.last_video_sent_at = time.time()
+
+        # -- storage
+        def _answer_upload(self, body: Any) -> None:
+            reply = standin.next_upload_reply()
+            if self._answered_by_script(reply):
+                return
+            if not self._key_ok():
+                return self._json(401, {"error": ERROR_MESSAGES[401]}, reply.headers)
+            try:
+                files = decode_upload(body)
+            except UploadRejectedError as problem:
+                return self._json(400, {"error": str(problem)}, reply.headers)
+            if any(len(data) > standin.upload_limit for data, _ in files):
+                return self._json(413, {"error": ERROR_MESSAGES[413]}, reply.headers)
+            if reply.body is not None:
+                return self._send_body(reply, "application/json")
+            urls = [standin._store_asset(data, mime) for data, mime in files]
+            self._json(200, {reply.upload_form: urls, "message": UPLOAD_SUCCESS}, reply.headers)
+
+        def _serve_asset(self, name: str) -> None:
+            if name not in standin.assets:
+                return self._json(404, {"error": "Not found"})
+            data, mime = standin.assets[name]
+            self._send(200, mime, [data], len(data), Reply())
+
+        # -- what a Reply scripts before the normal answer
+        def _answered_by_script(self, reply: Reply) -> bool:
+            """Wait out the latency, then drop, redirect or answer the scripted error; False: answer normally."""
+            if reply.latency and not self._client_stayed(reply.latency):
+                return True
+            self._cookie = reply.set_cookie
+            if reply.drop:
+                self._drop()
+            elif reply.redirect_to:
+                self._send(
+                    307, "application/json", [b""], 0, Reply(headers={**reply.headers, "Location": reply.redirect_to})
+                )
+            elif reply.status != 200:
+                self._error(reply)
+            else:
+                return False
+            return True
+
+        def _client_stayed(self, seconds: float) -> bool:
+            """Wait ``seconds``; False (and counted as abandoned) as soon as the client hangs up."""
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                if self._client_hung_up(min(left, HANGUP_CHECK_SECONDS)):
+                    standin._abandon(self.path)
+                    self.close_connection = True
+                    return False
+            return True
+
+        def _client_hung_up(self, timeout: float) -> bool:
+            try:
+                readable, _, _ = select.select([self.connection], [], [], timeout)
+                if not readable:
+                    return False
+                if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                    return True
+            except OSError:  # reset by the peer
+                return True
+            time.sleep(timeout)  # bytes of a next request are waiting: the client is still there
+            return False
+
         # -- helpers
+        def _key_ok(self) -> bool:
+            return self.headers.get("x-api-key") == standin.api_key
+
+        def _read_body(self) -> Any:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                return json.loads(raw) if raw else None
+            except ValueError:
+                return raw.decode("utf-8", "replace")
+
         def _send_video(self, reply: Reply) -> None:
             total = padded_video_size(standin.video, reply.size)
-            headers = {"x-remaining-credits": "42.5", "x-credits-consumed": "0.5", **reply.headers}
+            headers = {**CREDIT_HEADERS, **reply.headers}
             reply = Reply(**{**reply.__dict__, "headers": headers})
             self._send(
                 200, reply.content_type or "video/mp4", iter_padded_video(standin.video, reply.size), total, reply
             )
             standin.last_video_sent_at = time.time()
+
+        def _send_body(self, reply: Reply, default_type: str) -> None:
+            assert reply.body is not None
+            self._send(200, reply.content_type or default_type, [reply.body], len(reply.body), reply)
 
         def _error(self, reply: Reply) -> None:
             body = reply.body
@@ -258,12 +620,15 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             body = json.dumps(data).encode()
             self._send(status, "application/json", [body], len(body), Reply(headers=headers or {}))
 
-        def _send(self, status: int, content_type: str, chunks, total: int, reply: Reply) -> None:
+        def _send(self, status: int, content_type: str, chunks, total: int, reply: Reply) -> bool:
+            """Send the answer; False when it was cut or the client went away."""
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(total))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
+            if self._cookie:
+                self.send_header("Set-Cookie", self._cookie)
             self.end_headers()
             sent = 0
             try:
@@ -275,13 +640,16 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
                         if reply.cut_after is not None and sent + len(piece) > reply.cut_after:
                             self.wfile.write(piece[: max(0, reply.cut_after - sent)])
                             self._drop()
-                            return
+                            return False
                         self.wfile.write(piece)
                         sent += len(piece)
                         if reply.chunk_delay:
                             time.sleep(reply.chunk_delay)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+                standin._abandon(self.path)
+                return False
+            return True
 
         def _drop(self) -> None:
             self.close_connection = True
@@ -295,27 +663,33 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run the Segmind stand-in until interrupted.")
+    parser = argparse.ArgumentParser(
+        description="Run the Segmind stand-in until interrupted. Prints the v1 base URL; the v2 queue is at "
+        "ROOT/v2 and storage uploads at ROOT/upload-asset (ROOT: that URL without /v1)."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (any 127.x.y.z works on Linux)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--size", type=int, default=None, help="pad each video to this many bytes")
     parser.add_argument("--api-key", default=TEST_API_KEY)
     parser.add_argument("--status", type=int, default=200, help="answer every request with this status")
     parser.add_argument("--retry-after", help="with --status 429: the Retry-After header to send")
+    parser.add_argument("--queued", type=float, default=0.0, help="v2: seconds each job stays QUEUED")
+    parser.add_argument("--processing", type=float, default=0.0, help="v2: seconds each job stays PROCESSING")
+    parser.add_argument("--fail", metavar="REASON", help="v2: every job ends FAILED with this error")
+    parser.add_argument("--output-form", choices=OUTPUT_FORMS, default="url", help="v2: where the video URL goes")
+    parser.add_argument("--output-cuts", type=int, default=0, help="v2: cut this many downloads of each video")
+    parser.add_argument("--result-ttl", type=float, default=3600.0, help="v2: seconds a finished result is kept")
+    parser.add_argument("--upload-limit", type=int, default=10_000_000, help="largest upload, bytes per file")
     answer = parser.add_mutually_exclusive_group()
     answer.add_argument("--html", action="store_true", help="answer 200 with an HTML page instead of a video")
     answer.add_argument("--cut", action="store_true", help="close the connection halfway through the video")
+    answer.add_argument("--drop", action="store_true", help="close the connection without answering")
     args = parser.parse_args(argv)
-    standin = SegmindStandIn(api_key=args.api_key, port=args.port)
-    standin.default = Reply(
-        status=args.status,
-        latency=args.latency,
-        size=args.size or (2_000_000 if args.cut else None),
-        cut_after=1_000_000 if args.cut else None,
-        body=b"<!doctype html><title>Oops</title>" if args.html else None,
-        content_type="text/html" if args.html else None,
-        headers={"Retry-After": args.retry_after} if args.retry_after else {},
-    )
+    standin = SegmindStandIn(api_key=args.api_key, host=args.host, port=args.port)
+    standin.default = default_reply(args)
+    standin.result_ttl = args.result_ttl
+    standin.upload_limit = args.upload_limit
     standin.start()
     print(standin.base_url, flush=True)
     try:
@@ -323,6 +697,24 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         standin.stop()
+
+
+def default_reply(args: argparse.Namespace) -> Reply:
+    return Reply(
+        status=args.status,
+        latency=args.latency,
+        size=args.size or (2_000_000 if args.cut else None),
+        cut_after=1_000_000 if args.cut else None,
+        body=b"<!doctype html><title>Oops</title>" if args.html else None,
+        content_type="text/html" if args.html else None,
+        headers={"Retry-After": args.retry_after} if args.retry_after else {},
+        drop=args.drop,
+        queued=args.queued,
+        processing=args.processing,
+        failed=args.fail,
+        output_form=args.output_form,
+        output_cuts=args.output_cuts,
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,12 @@ def test_passes_every_option_to_the_api(standin, tmp_path):
 
 def test_reports_what_it_is_doing_and_the_summary_on_stderr(standin, tmp_path):
     proc = run_cli("a fox", "-o", str(tmp_path / "v.mp4"), standin=standin)
-    assert "generating 16:9 · 5 s" in proc.stderr
+    assert "16:9 · 5 s costs $0.375" in proc.stderr
+    assert "saved: 16:9 · 5 s" in proc.stderr and "$0.375" in proc.stderr
+
+
+def test_in_sync_mode_the_summary_has_the_credits_left(standin, tmp_path):
+    proc = run_cli("a fox", "-o", str(tmp_path / "v.mp4"), standin=standin, SEGMIND_API_MODE="sync")
     assert "saved: 16:9 · 5 s" in proc.stderr and "42.5 credits left" in proc.stderr
 
 
@@ -131,10 +136,11 @@ def test_an_unreachable_api_exits_1(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_a_cut_transfer_exits_1_and_leaves_no_file(standin, tmp_path):
+def test_in_sync_mode_a_cut_transfer_exits_1_says_it_may_be_billed_and_leaves_no_file(standin, tmp_path):
     standin.then(Reply(size=2_000_000, cut_after=500_000))
-    proc = run_cli("a fox", standin=standin, cwd=tmp_path)
+    proc = run_cli("a fox", standin=standin, cwd=tmp_path, SEGMIND_API_MODE="sync")
     assert proc.returncode == 1 and "No video was saved" in proc.stderr
+    assert "probably billed" in proc.stderr
     assert list(tmp_path.iterdir()) == []
 
 

@@ -38,8 +38,8 @@ def test_sends_the_key_in_the_x_api_key_header_to_the_model_path(client, standin
     assert received.headers["x-api-key"] == TEST_API_KEY
 
 
-@pytest.mark.parametrize("ratio", rc.ASPECT_RATIOS)
-@pytest.mark.parametrize("duration", rc.DURATIONS)
+@pytest.mark.parametrize("ratio", ["1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9"])
+@pytest.mark.parametrize("duration", [5, 9])
 def test_sends_every_ratio_and_duration_as_segmind_documents_them(client, standin, tmp_path, ratio, duration):
     client.generate(VideoRequest("a fox", aspect_ratio=ratio, duration=duration), tmp_path / "v.mp4")
     body = standin.received[-1].body
@@ -205,10 +205,12 @@ def test_retries_stop_after_the_configured_number(client, standin, sleeps, tmp_p
 
 
 def test_retry_progress_is_reported(client, standin, tmp_path):
-    messages: list[str] = []
+    updates: list = []
     standin.fail(429, headers={"Retry-After": "2"})
-    client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", progress=messages.append)
-    assert messages == ["rate limited; retrying in 2 s (attempt 2)"]
+    client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", progress=updates.append)
+    waits = [u for u in updates if u.state == "waiting"]
+    assert [str(u) for u in waits] == ["rate limited by Segmind; waiting 2 s before trying again"]
+    assert waits[0].wait == 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -395,3 +397,37 @@ def test_a_cancel_during_a_retry_wait_sends_nothing_more(standin, settings, tmp_
     with RayClient(settings, sleep=lambda seconds: cancel.set()) as client, pytest.raises(rc.CancelledError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", cancel=cancel)
     assert len(standin.received) == 1
+
+
+# --------------------------------------------------------------------------- keys a caller passes
+
+
+@pytest.mark.parametrize(
+    "key",
+    [12345, b"bytes-key", ["k"], "ключ-на-кириллице", "SG_key\r\nX-Injected: 1", "SG_key\nmore", "SG key with spaces"],
+)
+def test_a_key_that_could_not_be_a_segmind_key_is_refused_unquoted_and_nothing_is_sent(client, standin, tmp_path, key):
+    with pytest.raises(rc.KeyFormatError) as err:
+        client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", api_key=key)
+    assert "Invalid API key" in str(err.value) and "nothing was sent" in str(err.value)
+    assert str(key) not in str(err.value)
+    assert standin.received == []
+
+
+@pytest.mark.parametrize("key", ["", "   ", "\t\n"])
+def test_a_blank_caller_key_means_the_configured_key(client, standin, tmp_path, key):
+    client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", api_key=key)
+    assert standin.received[-1].headers["x-api-key"] == TEST_API_KEY
+
+
+def test_a_keyframe_url_at_a_private_address_is_refused_before_anything_is_sent(client, standin, tmp_path):
+    request = VideoRequest("a fox", start_image_url="http://169.254.169.254/latest/meta-data/")
+    with pytest.raises(rc.InvalidRequestError, match="private, loopback or link-local"):
+        client.generate(request, tmp_path / "v.mp4")
+    assert standin.received == []
+
+
+def test_a_keyframe_on_segminds_own_storage_is_allowed_even_where_it_is_local(client, standin, tmp_path):
+    # The stand-in's storage lives on 127.0.0.1; as the configured upload host it is trusted.
+    request = VideoRequest("a fox", start_image_url=f"{standin.root_url}/assets/a.png")
+    assert client.generate(request, tmp_path / "v.mp4").path.exists()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ray_client import ASPECT_RATIOS, MAX_PROMPT_CHARS, InvalidRequestError, VideoRequest
+import ray_client as rc
+from ray_client import InvalidRequestError, VideoRequest
+
+# Segmind's documented values, written out: a test parametrised from the code's own constants could not
+# catch a wrong constant.
+DOCUMENTED_RATIOS = ["1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9"]
 
 
-@pytest.mark.parametrize("ratio", ASPECT_RATIOS)
+@pytest.mark.parametrize("ratio", DOCUMENTED_RATIOS)
 def test_every_documented_aspect_ratio_is_accepted(ratio):
     assert VideoRequest("a fox", aspect_ratio=ratio).aspect_ratio == ratio
 
@@ -30,9 +35,28 @@ def test_empty_prompt_is_refused(prompt):
 
 def test_overlong_prompt_is_refused_with_its_length_and_the_limit():
     with pytest.raises(InvalidRequestError) as err:
-        VideoRequest("x" * (MAX_PROMPT_CHARS + 1))
-    assert f"{MAX_PROMPT_CHARS + 1} characters" in str(err.value)
-    assert str(MAX_PROMPT_CHARS) in str(err.value)
+        VideoRequest("x" * 2001)
+    assert "2001 characters" in str(err.value) and "the limit is 2000" in str(err.value)
+
+
+def test_a_prompt_of_exactly_2000_characters_is_accepted():
+    assert len(VideoRequest("x" * 2000).prompt) == 2000
+
+
+@pytest.mark.parametrize("prompt", ["\u200b\u200c\u200d\ufeff", "\u2060 \u200b", "\u0301\u0301"])
+def test_a_prompt_of_only_invisible_characters_is_refused(prompt):
+    with pytest.raises(InvalidRequestError, match="no visible characters"):
+        VideoRequest(prompt)
+
+
+@pytest.mark.parametrize("prompt", ["\x07\x08\x1b", "a fox\x00", "a\x1b[31m fox"])
+def test_a_prompt_with_control_characters_is_refused_naming_them(prompt):
+    with pytest.raises(InvalidRequestError, match=r"control characters \(U\+"):
+        VideoRequest(prompt)
+
+
+def test_a_prompt_may_hold_line_breaks_tabs_and_any_script():
+    assert VideoRequest("un renard\tdans la neige\n雪の中の狐 🦊").prompt.endswith("🦊")
 
 
 def test_prompt_is_trimmed():
@@ -50,7 +74,7 @@ def test_unknown_aspect_ratio_is_refused_listing_the_allowed_ones():
     assert "'2:1'" in str(err.value) and "21:9" in str(err.value)
 
 
-@pytest.mark.parametrize("duration", [7, 0, "five", 5.5, True, None])
+@pytest.mark.parametrize("duration", [7, 0, "five", 5.5, True, None, "²", "٩", "9" * 500, [9], {"s": 9}])
 def test_other_durations_are_refused(duration):
     with pytest.raises(InvalidRequestError, match="duration must be 5 or 9"):
         VideoRequest("a fox", duration=duration)
@@ -76,6 +100,9 @@ def test_loop_refuses_anything_else(loop):
         ("https://", "absolute http"),
         ("https://example.com/my cat.png", "contains spaces"),
         ("https://example.com/" + "a" * 3000, "limit is 2048"),
+        ("https://example.com/" + "a" * 2029, "2049 characters long; the limit is 2048"),
+        ("https://user:secret@example.com/cat.png", "must not carry a user name or password"),
+        ("https://example.com:99999/cat.png", "not a valid URL"),
     ],
 )
 def test_keyframe_must_be_an_absolute_http_url(url, fragment):
@@ -108,3 +135,71 @@ def test_every_problem_is_reported_at_once():
 def test_describe_summarises_the_parameters():
     request = VideoRequest("a fox", aspect_ratio="9:16", duration=9, loop=True, start_image_url="https://x.test/a.png")
     assert request.describe() == "9:16 · 9 s · loop · start keyframe"
+
+
+def test_a_keyframe_url_of_exactly_2048_characters_is_accepted():
+    url = "https://example.com/" + "a" * 2028
+    assert len(url) == 2048 and VideoRequest("a fox", start_image_url=url).start_image_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/cat.png",
+        "http://127.1/cat.png",
+        "http://2130706433/cat.png",
+        "http://0x7f.0.0.1/cat.png",
+        "http://0177.0.0.1/cat.png",
+        "http://localhost:8080/cat.png",
+        "http://api.localhost/cat.png",
+        "http://[::1]/cat.png",
+        "http://[::ffff:10.0.0.1]/cat.png",
+        "http://10.1.2.3/cat.png",
+        "http://172.16.0.9/cat.png",
+        "http://192.168.1.1/cat.png",
+        "http://100.64.0.1/cat.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://[fd00:ec2::254]/latest",
+        "http://0.0.0.0/cat.png",
+        "http://intranet/cat.png",
+        "http://printer.local/cat.png",
+    ],
+)
+def test_a_keyframe_url_pointing_at_a_private_or_local_address_is_refused(url):
+    problem = rc.private_host_problem("start_image_url", url)
+    assert problem and "start_image_url" in problem and "public image URL" in problem
+
+
+@pytest.mark.parametrize("url", ["https://example.com/cat.png", "https://8.8.8.8/a.png", "https://[2606:4700::1]/a"])
+def test_a_public_keyframe_url_is_accepted(url):
+    assert rc.private_host_problem("start_image_url", url) is None
+
+
+def test_prices_follow_segminds_listing():
+    assert VideoRequest("a fox", duration=5).price() == 0.375
+    assert VideoRequest("a fox", duration=9).price() == 0.675
+    assert rc.format_usd(0.675) == "$0.675" and rc.format_usd(12.5) == "$12.50"
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("SEGMIND_MAX_RETRIES", "²"),
+        ("SEGMIND_MAX_RETRIES", "1.5"),
+        ("SEGMIND_READ_TIMEOUT", "nan"),
+        ("SEGMIND_READ_TIMEOUT", "inf"),
+        ("SEGMIND_READ_TIMEOUT", "-1"),
+        ("SEGMIND_CONNECT_TIMEOUT", "١٠"),
+        ("SEGMIND_BASE_URL", "api.segmind.com"),
+        ("SEGMIND_MODEL", "../admin"),
+        ("SEGMIND_API_KEY", "SG_abc def"),
+        ("RAY_PRICE_PER_SECOND", "free"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_the_variable(name, value):
+    with pytest.raises(InvalidRequestError) as err:
+        rc.Settings.from_env({name: value})
+    assert name in str(err.value)
+    if name == "SEGMIND_API_KEY":
+        assert value not in str(err.value)
