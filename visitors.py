@@ -1,0 +1,927 @@
+"""Who a visitor is, and whether they may spend the page owner's Segmind money now.
+
+A hosted page makes clips on its owner's key, and every clip costs real money ($0.075 a second of
+video). ``SpendGate.admit`` is asked BEFORE anything is sent to Segmind; it either returns an
+``Admission`` (hold it while the request runs, ``release()`` it when the request has really ended,
+``refund()`` it if Segmind failed before billing) or raises a ``SpendRefusedError`` whose message is
+written for the visitor. This module does no HTTP and never imports gradio: the page passes plain
+values (the TCP peer, the X-Forwarded-For values, the logged-in names).
+
+Decisions, so nobody has to rediscover them:
+
+* Identity. A Hugging Face login first, then a RAY_AUTH username, else the client address. The
+  address is the TCP peer unless RAY_PROXY_HOPS = N > 0: then it is the N-th X-Forwarded-For entry
+  from the right, the address the nearest trusted proxy saw (werkzeug ProxyFix x_for=N). A chain
+  shorter than N (a misconfigured or bypassed proxy) and an entry that is not an IP address both
+  fall back to the peer, so text in a header can never mint a new identity. IPv4-mapped IPv6 is the
+  IPv4 address; any other IPv6 client counts as its /64 (one subscriber usually holds a whole /64,
+  so per-address counting would give one person 2^64 identities). IPv4 is not grouped (carrier NAT
+  already puts many people behind one address). A peer that is missing or not an IP address is
+  the one shared visitor "ip:unknown".
+* One clock. Everything (windows, in-flight slots, the UTC day) reads the clock given to
+  ``SpendGate``, so tests move time instead of sleeping. limits' own strategies read ``time.time()``
+  themselves and take one limit at a time, so the gate does not call them: it parses
+  RAY_VISITOR_LIMITS with ``limits.parse_many`` and checks and takes every rule in ONE atomic step
+  (in memory under one lock; on Redis in one Lua script). The Redis windows are limits' own moving
+  windows (same keys as ``MovingWindowRateLimiter``, a list of timestamps newest first), so limits'
+  tools read them too.
+* All or nothing. ``admit`` checks the in-flight slot, every window and the day budget, and takes
+  them only if all pass, so a refusal never consumes anything and there is nothing to give back.
+* Several refusals. The visitor wants to know when they can actually go, so the rule that frees up
+  LAST is reported (a refusal that waiting cannot cure, such as more clips at once than a limit
+  allows, beats all; a busy slot is reported only when no rule has a date).
+* In-flight slots are per admission, not counters: a slot is a token that ``release()`` removes
+  (idempotent, can never go negative). A slot whose holder crashed frees itself IN_FLIGHT_TTL
+  (30 min) after it was taken; Segmind's read timeout is 5 min, so no live request holds one that
+  long. An admission that is dropped without ``release()`` (the visitor cancelled but the upstream
+  request may still run, and be billed) keeps its slot until then.
+* Money is counted in whole micro-dollars, per UTC date (the key is the date, so the budget resets
+  at 00:00 UTC). ``refund()`` gives the money back to the day it was spent on; the visitor's window
+  still counts the attempt, so failing requests cannot be used to hammer Segmind on the owner's key.
+* Storage. ``memory://`` keeps the counts in this process; ``redis://`` (also ``rediss://``,
+  ``redis+unix://``) shares them between processes. Other limits storages are refused: they cannot
+  run the atomic check-and-take. If Redis cannot be reached, ``admit`` refuses (fails closed).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import os
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+import limits
+from limits import RateLimitItem
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+
+from ray_errors import API_KEYS_PAGE, InvalidRequestError, RayError
+
+log = logging.getLogger("ray_studio.visitors")
+
+PRICE_PER_SECOND_MICROS = 75_000  # $0.075 per second of video, Ray Flash 2 (720p) on Segmind
+MICROS_PER_DOLLAR = 1_000_000
+IN_FLIGHT_TTL = 30 * 60  # seconds a slot survives a holder that never released it
+SPENT_KEY_TTL = 2 * 24 * 3600  # a day's spending is kept a day longer, for late refunds
+DEFAULT_VISITOR_LIMITS = "4 per 10 minutes; 12 per day"
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+OWN_KEY_FIELD = "'Your Segmind API key'"
+NOTHING_SENT = "Nothing was sent."
+
+UTC = timezone.utc
+
+
+# --------------------------------------------------------------------------- identity
+
+
+@dataclass(frozen=True)
+class Visitor:
+    id: str  # stable key for counters: "hf:alice", "user:bob", "ip:203.0.113.9", "ip:2001:db8:1:2::/64"
+    label: str  # for logs and messages: "alice", "203.0.113.9"
+
+
+UNKNOWN_VISITOR = Visitor("ip:unknown", "unknown address")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def identify(
+    peer: str | None,
+    forwarded_for: list[str] | str | None,
+    proxy_hops: int,
+    username: str | None = None,
+    hf_username: str | None = None,
+) -> Visitor:
+    """The visitor behind a request: Hugging Face login, else RAY_AUTH login, else client address."""
+    if hf_name := _clean_name(hf_username):
+        return Visitor(f"hf:{hf_name}", hf_name)
+    if name := _clean_name(username):
+        return Visitor(f"user:{name}", name)
+    return address_visitor(client_address(peer, forwarded_for, proxy_hops))
+
+
+def client_address(peer: str | None, forwarded_for: list[str] | str | None, proxy_hops: int) -> IPAddress | None:
+    """The client's IP address: the peer, or the entry ``proxy_hops`` from the right of X-Forwarded-For."""
+    peer_address = parse_address(peer)
+    if proxy_hops <= 0:
+        return peer_address
+    chain = forwarded_chain(forwarded_for)
+    if len(chain) < proxy_hops:
+        return peer_address  # the proxies we trust did not all add an entry: not behind them, or misconfigured
+    return parse_address(chain[-proxy_hops]) or peer_address
+
+
+def forwarded_chain(forwarded_for: list[str] | str | None) -> list[str]:
+    """All X-Forwarded-For values as one list of entries, left (client side) to right (nearest proxy)."""
+    if not forwarded_for:
+        return []
+    values = [forwarded_for] if isinstance(forwarded_for, str) else list(forwarded_for)
+    joined = ",".join(values)
+    # Empty entries are kept: dropping them would shift the count from the right onto what the visitor wrote.
+    return [entry.strip() for entry in joined.split(",")] if joined.strip() else []
+
+
+def parse_address(text: str | None) -> IPAddress | None:
+    """An IP address from a peer or header entry (port, brackets and zone dropped), or None."""
+    if not text:
+        return None
+    text = text.strip()
+    candidates = [text]
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        candidates.append(text[1 : text.index("]")])
+    elif text.count(":") == 1:  # "203.0.113.9:51234"
+        candidates.append(text.partition(":")[0])
+    for candidate in candidates:
+        try:
+            address = ipaddress.ip_address(candidate.partition("%")[0])
+        except ValueError:
+            continue
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            return address.ipv4_mapped
+        return address
+    return None
+
+
+def address_visitor(address: IPAddress | None) -> Visitor:
+    """The visitor for an address: IPv4 as is, IPv6 by its /64."""
+    if address is None:
+        return UNKNOWN_VISITOR
+    if isinstance(address, ipaddress.IPv6Address):
+        block = ipaddress.IPv6Network((address, 64), strict=False)
+        return Visitor(f"ip:{block}", str(address))
+    return Visitor(f"ip:{address}", str(address))
+
+
+def _clean_name(name: str | None) -> str | None:
+    return (name.strip() or None) if isinstance(name, str) else None
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class SettingError(InvalidRequestError):
+    """A RAY_* spending setting has a value we cannot use; the page should not start with it."""
+
+    title = "Invalid setting"
+    action = "Fix it in the environment or .env and start the app again."
+    visitor_action = "This page is not set up right; its owner needs to fix that. Nothing was sent."
+    detail_for_visitors = False  # it names the server's variables
+
+
+@dataclass(frozen=True)
+class SpendPolicy:
+    """How the owner's key may be spent; ``from_env`` documents the variable behind each field."""
+
+    visitor_limits: str = DEFAULT_VISITOR_LIMITS  # RAY_VISITOR_LIMITS, limits notation; "off" disables
+    daily_budget: float | None = 10.0  # RAY_DAILY_BUDGET, US dollars per UTC day, all visitors; "off" → None
+    in_flight_per_visitor: int = 1  # RAY_VISITOR_IN_FLIGHT, paid calls one visitor may have running at once
+    storage_uri: str = "memory://"  # RAY_LIMITS_STORAGE, "redis://host:port" to share between processes
+    own_key_only: bool = False  # RAY_OWN_KEY_ONLY, the owner's key serves no visitor
+    proxy_hops: int = 0  # RAY_PROXY_HOPS, trusted proxies in front; default 1 on a Hugging Face Space
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SpendPolicy:
+        """The policy from the environment (load .env into it first, as app.py does with load_dotenv).
+
+        Every bad value is reported at once as a ``SettingError`` naming the variable and the value.
+        """
+        env = os.environ if env is None else env
+        problems: list[str] = []
+        on_a_space = bool(env.get("SPACE_ID", "").strip())
+
+        def read(name: str, parse: Callable[[str], Any], expected: str, default: Any) -> Any:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return parse(raw)
+            except ValueError:
+                problems.append(f"{name} must be {expected} (got {_shown(name, raw)!r})")
+                return default
+
+        policy = cls(
+            visitor_limits=read("RAY_VISITOR_LIMITS", _parse_limits_setting, LIMITS_EXPECTED, cls.visitor_limits),
+            daily_budget=read("RAY_DAILY_BUDGET", _parse_budget, BUDGET_EXPECTED, cls.daily_budget),
+            in_flight_per_visitor=read(
+                "RAY_VISITOR_IN_FLIGHT", _parse_in_flight, IN_FLIGHT_EXPECTED, cls.in_flight_per_visitor
+            ),
+            storage_uri=read("RAY_LIMITS_STORAGE", _parse_storage_uri, STORAGE_EXPECTED, cls.storage_uri),
+            own_key_only=read("RAY_OWN_KEY_ONLY", _parse_bool, "true or false", cls.own_key_only),
+            proxy_hops=read("RAY_PROXY_HOPS", _parse_hops, HOPS_EXPECTED, 1 if on_a_space else 0),
+        )
+        if problems:
+            raise SettingError(problems)
+        return policy
+
+
+LIMITS_EXPECTED = f"like {DEFAULT_VISITOR_LIMITS!r}, or off"
+BUDGET_EXPECTED = "US dollars a day like 10 or 2.50, or off"
+IN_FLIGHT_EXPECTED = "a whole number of at least 1 (RAY_OWN_KEY_ONLY=true serves no visitor)"
+STORAGE_EXPECTED = "memory:// or redis://host:port (also rediss://, redis+unix://)"
+HOPS_EXPECTED = "a whole number: 0 when visitors reach the app directly, 1 behind one proxy"
+
+_ASCII_WHOLE = re.compile(r"[0-9]{1,9}", re.ASCII)
+_ASCII_DOLLARS = re.compile(r"\$?([0-9]{1,9}(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+_ZERO_WINDOW = re.compile(r"(?:/|per)\s*0+\s*[a-z]", re.IGNORECASE | re.ASCII)
+
+
+def visitor_windows(visitor_limits: str) -> list[RateLimitItem]:
+    """The limits in RAY_VISITOR_LIMITS notation, duplicates dropped; [] for "off". Raises ValueError."""
+    text = visitor_limits.strip()
+    if text.lower() == "off":
+        return []
+    if not text.isascii() or _ZERO_WINDOW.search(text):
+        raise ValueError(text)
+    items = limits.parse_many(text)
+    if any(item.amount < 1 for item in items):
+        raise ValueError(text)
+    return list(dict.fromkeys(items))
+
+
+def _parse_limits_setting(raw: str) -> str:
+    visitor_windows(raw)
+    return "off" if raw.lower() == "off" else raw
+
+
+def _parse_budget(raw: str) -> float | None:
+    if raw.lower() == "off":
+        return None
+    match = _ASCII_DOLLARS.fullmatch(raw)
+    if not match:
+        raise ValueError(raw)
+    return float(match.group(1))
+
+
+def _parse_in_flight(raw: str) -> int:
+    if not _ASCII_WHOLE.fullmatch(raw) or int(raw) < 1:
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _parse_hops(raw: str) -> int:
+    if not _ASCII_WHOLE.fullmatch(raw):
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _parse_storage_uri(raw: str) -> str:
+    if urllib.parse.urlsplit(raw).scheme not in STORAGE_SCHEMES or "://" not in raw:
+        raise ValueError(raw)
+    return raw
+
+
+def _shown(name: str, raw: str) -> str:
+    """A setting's value as it may appear in an error: a storage URI loses its password."""
+    return redact_uri(raw) if name == "RAY_LIMITS_STORAGE" else raw
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with any password replaced by ``***``."""
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    credentials, _, host = parts.netloc.rpartition("@")
+    user = credentials.partition(":")[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _check_policy(policy: SpendPolicy) -> list[RateLimitItem]:
+    """The policy's windows; a SettingError naming every field that cannot work."""
+    problems = []
+    windows: list[RateLimitItem] = []
+    try:
+        windows = visitor_windows(policy.visitor_limits)
+    except ValueError:
+        problems.append(f"RAY_VISITOR_LIMITS must be {LIMITS_EXPECTED} (got {policy.visitor_limits!r})")
+    budget = policy.daily_budget
+    if budget is not None and not (isinstance(budget, int | float) and math.isfinite(budget) and budget >= 0):
+        problems.append(f"RAY_DAILY_BUDGET must be {BUDGET_EXPECTED} (got {budget!r})")
+    if not (type(policy.in_flight_per_visitor) is int and policy.in_flight_per_visitor >= 1):
+        problems.append(f"RAY_VISITOR_IN_FLIGHT must be {IN_FLIGHT_EXPECTED} (got {policy.in_flight_per_visitor!r})")
+    try:
+        _parse_storage_uri(policy.storage_uri)
+    except ValueError:
+        problems.append(f"RAY_LIMITS_STORAGE must be {STORAGE_EXPECTED} (got {redact_uri(policy.storage_uri)!r})")
+    if problems:
+        raise SettingError(problems)
+    return windows
+
+
+# --------------------------------------------------------------------------- money and time for people
+
+
+def clip_cost(duration_seconds: int, clips: int = 1) -> float:
+    """What ``clips`` clips of ``duration_seconds`` cost on Segmind, in US dollars (5 s: $0.375)."""
+    return PRICE_PER_SECOND_MICROS * duration_seconds * clips / MICROS_PER_DOLLAR
+
+
+def to_micros(dollars: float) -> int:
+    return round(dollars * MICROS_PER_DOLLAR)
+
+
+def dollars(micros: int) -> str:
+    return f"${micros / MICROS_PER_DOLLAR:,.2f}"
+
+
+def next_utc_midnight(now: float) -> datetime:
+    today = datetime.fromtimestamp(now, UTC).date()
+    return datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def utc_day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
+def countdown(seconds: float) -> str:
+    """``in 6 min``, ``in 2 h 5 min``, ``in under a minute``: never shorter than the real wait."""
+    if seconds < 60:
+        return "in under a minute"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"in {minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"in {hours} h {minutes} min" if minutes else f"in {hours} h"
+
+
+def when(at: datetime, now: float) -> str:
+    """``14:32 UTC (in 6 min)``: the clock time rounded up to the minute, so it is never too early."""
+    rounded = at.replace(second=0, microsecond=0)
+    if rounded < at:
+        rounded += timedelta(minutes=1)
+    day = ""
+    today = datetime.fromtimestamp(now, UTC).date()
+    if rounded.date() == today + timedelta(days=1):
+        day = " tomorrow"
+    elif rounded.date() != today:
+        day = f" on {rounded.day} {rounded:%b}"
+    return f"{rounded:%H:%M} UTC{day} ({countdown(at.timestamp() - now)})"
+
+
+def limit_phrase(items: Iterable[RateLimitItem]) -> str:
+    """``4 clips per 10 minutes and 12 per day``."""
+    phrases = []
+    for item in items:
+        unit = item.GRANULARITY.name
+        span = f"{item.multiples} {unit}s" if item.multiples > 1 else unit
+        noun = (" clip" if item.amount == 1 else " clips") if not phrases else ""
+        phrases.append(f"{item.amount}{noun} per {span}")
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def describe_limits(policy: SpendPolicy, budget_left: float | None = None) -> str:
+    """One sentence for the page: what a visitor may make on the page's key.
+
+    ``budget_left`` (``SpendGate.budget_left()``) adds what is left today; ``SpendGate.describe()`` passes it.
+    """
+    if policy.own_key_only:
+        return f"This page runs on visitors' own keys: paste your Segmind key under {OWN_KEY_FIELD} to make clips."
+    windows = _check_policy(policy)
+    allowance = limit_phrase(windows) if windows else "clips without a limit per visitor"
+    sentence = f"On this page's key you can make {allowance}"
+    if policy.in_flight_per_visitor == 1:
+        sentence += ", one at a time"
+    if policy.daily_budget is not None:
+        if budget_left is not None:
+            sentence += f"; today's budget left: {dollars(to_micros(budget_left))}"
+        else:
+            sentence += f"; the page's budget is {dollars(to_micros(policy.daily_budget))} a day for all visitors"
+    return sentence
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+class SpendRefusedError(RayError):
+    """The owner's key may not be spent on this visitor now. Nothing was sent; the message is for the visitor.
+
+    ``retry_at`` is when trying again can succeed (a UTC datetime), or None when no date applies.
+    ``visitor`` is who was refused (for the operator's log, not shown to them).
+    """
+
+    title = "Not now"
+    waiting_cannot_help = False  # True when only fewer clips or an own key can get past this rule
+
+    def __init__(
+        self,
+        detail: str | None,
+        *,
+        action: str,
+        retry_at: datetime | None = None,
+        visitor: Visitor | None = None,
+    ) -> None:
+        self.retry_at = retry_at
+        self.visitor = visitor
+        self.also: tuple[SpendRefusedError, ...] = ()  # the other rules that refused the same call
+        super().__init__(detail, action=action)
+
+
+def _go_on_now(verb: str = "go on") -> str:
+    return f"paste your own Segmind key under {OWN_KEY_FIELD} to {verb} now. {NOTHING_SENT}"
+
+
+class OwnKeyRequiredError(SpendRefusedError):
+    title = "Your own key needed"
+
+    def __init__(self, visitor: Visitor | None = None) -> None:
+        super().__init__(
+            None,
+            action=(
+                f"This page runs on visitors' own keys: paste your Segmind key under {OWN_KEY_FIELD} "
+                f"(get one at {API_KEYS_PAGE}). {NOTHING_SENT}"
+            ),
+            visitor=visitor,
+        )
+
+
+class InFlightLimitError(SpendRefusedError):
+    title = "One clip at a time"
+
+    def __init__(self, limit: int, visitor: Visitor | None = None) -> None:
+        if limit == 1:
+            detail, wait = "your last clip is still being made on this page's key", "Wait until it is done"
+        else:
+            self.title = f"{limit} clips at a time"
+            detail = f"you already have {limit} clips being made on this page's key"
+            wait = "Wait until one is done"
+        super().__init__(detail, action=f"{wait}, or {_go_on_now()}", visitor=visitor)
+
+
+class VisitorLimitError(SpendRefusedError):
+    title = "Limit reached"
+
+    def __init__(
+        self,
+        limit: RateLimitItem,
+        *,
+        clips: int,
+        now: float,
+        retry_at: datetime | None,
+        visitor: Visitor | None = None,
+    ) -> None:
+        self.limit = limit
+        allowed = f"this page's key allows each visitor {limit_phrase([limit])}"
+        if retry_at is None:
+            self.waiting_cannot_help = True
+            detail = f"{allowed}, fewer than the {clips} clips asked for at once"
+            action = f"Ask for fewer clips at once, or {_go_on_now()}"
+        else:
+            detail = f"{allowed}, and this would go past it"
+            action = f"You can try again at {when(retry_at, now)}, or {_go_on_now()}"
+        super().__init__(detail, action=action, retry_at=retry_at, visitor=visitor)
+
+
+class DailyBudgetError(SpendRefusedError):
+    title = "Daily budget spent"
+
+    def __init__(self, *, cost_micros: int, cap_micros: int, now: float, visitor: Visitor | None = None) -> None:
+        if cost_micros > cap_micros:
+            self.waiting_cannot_help = True
+            super().__init__(
+                f"this would cost {dollars(cost_micros)}, more than this page's whole daily budget",
+                action=f"Choose a shorter clip or fewer clips, or {_go_on_now()}",
+                visitor=visitor,
+            )
+            return
+        midnight = next_utc_midnight(now)
+        super().__init__(
+            "today's budget for this page's key is spent",
+            action=f"It resets at 00:00 UTC ({countdown(midnight.timestamp() - now)}); {_go_on_now('carry on')}",
+            retry_at=midnight,
+            visitor=visitor,
+        )
+
+
+class LimitsUnavailableError(SpendRefusedError):
+    title = "Limits unavailable"
+
+    def __init__(self, visitor: Visitor | None = None) -> None:
+        super().__init__(
+            "this page could not check its spending limits just now",
+            action=f"Try again in a minute, or {_go_on_now()}",
+            visitor=visitor,
+        )
+
+
+def the_refusal_to_report(refusals: list[SpendRefusedError]) -> SpendRefusedError:
+    """Of several refusals, the one that tells the visitor when they can really go (see the module notes)."""
+    for refusal in refusals:
+        if refusal.waiting_cannot_help:
+            return refusal
+    dated = [r for r in refusals if r.retry_at is not None]
+    return max(dated, key=lambda r: r.retry_at) if dated else refusals[0]
+
+
+# --------------------------------------------------------------------------- ledgers: one atomic check-and-take
+
+
+@dataclass(frozen=True)
+class _Window:
+    key: str
+    limit: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Everything one admit checks and takes, as plain values for a ledger."""
+
+    now: float
+    token: str
+    slot_key: str
+    slot_limit: int
+    slot_until: float
+    windows: tuple[_Window, ...]
+    clips: int
+    spent_key: str
+    cap: int | None
+    cost: int
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    rule: str  # "in-flight", "window" or "budget"
+    window: int = -1  # index into _Attempt.windows
+    blocking_stamp: float | None = None  # window: the entry that has to leave first; None: it never can
+
+
+class _Ledger(Protocol):
+    errors: type[Exception] | tuple[type[Exception], ...]
+
+    def try_admit(self, attempt: _Attempt) -> list[_Refusal]: ...
+    def release(self, slot_key: str, token: str) -> None: ...
+    def refund(self, spent_key: str, cost: int) -> None: ...
+    def spent(self, spent_key: str) -> int: ...
+
+
+class _MemoryLedger:
+    """Counts in this process, every admit under one lock."""
+
+    errors: tuple[type[Exception], ...] = ()
+    SWEEP_EVERY = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[str, dict[str, float]] = {}  # slot key → token → held until
+        self._stamps: dict[str, tuple[int, list[float]]] = {}  # window key → (seconds, stamps newest first)
+        self._spent: dict[str, list[float]] = {}  # day key → [micros, kept until]
+        self._next_sweep = 0.0
+
+    def try_admit(self, attempt: _Attempt) -> list[_Refusal]:
+        with self._lock:
+            self._sweep(attempt.now)
+            refusals = self._refusals(attempt)
+            if not refusals:
+                self._take(attempt)
+            return refusals
+
+    def _refusals(self, a: _Attempt) -> list[_Refusal]:
+        refusals = []
+        slots = self._slots.setdefault(a.slot_key, {})
+        for token in [t for t, until in slots.items() if until <= a.now]:
+            del slots[token]
+        if len(slots) >= a.slot_limit:
+            refusals.append(_Refusal("in-flight"))
+        for index, window in enumerate(a.windows):
+            if a.clips > window.limit:
+                refusals.append(_Refusal("window", index))
+                continue
+            stamps = self._stamps.get(window.key, (0, []))[1]
+            position = window.limit - a.clips
+            if position < len(stamps) and stamps[position] > a.now - window.seconds:
+                refusals.append(_Refusal("window", index, stamps[position]))
+        if a.cap is not None and self.spent(a.spent_key) + a.cost > a.cap:
+            refusals.append(_Refusal("budget"))
+        return refusals
+
+    def _take(self, a: _Attempt) -> None:
+        self._slots[a.slot_key][a.token] = a.slot_until
+        for window in a.windows:
+            stamps = self._stamps.setdefault(window.key, (window.seconds, []))[1]
+            stamps[:0] = [a.now] * a.clips
+            del stamps[window.limit :]
+        entry = self._spent.setdefault(a.spent_key, [0, 0.0])
+        entry[0] += a.cost
+        entry[1] = a.now + SPENT_KEY_TTL
+
+    def _sweep(self, now: float) -> None:
+        """Forget visitors with nothing left to count, at most once a minute."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_EVERY
+        for key in [k for k, slots in self._slots.items() if all(until <= now for until in slots.values())]:
+            del self._slots[key]
+        for key in [k for k, (seconds, stamps) in self._stamps.items() if not stamps or stamps[0] <= now - seconds]:
+            del self._stamps[key]
+        for key in [k for k, (_, kept_until) in self._spent.items() if kept_until <= now]:
+            del self._spent[key]
+
+    def release(self, slot_key: str, token: str) -> None:
+        with self._lock:
+            self._slots.get(slot_key, {}).pop(token, None)
+
+    def refund(self, spent_key: str, cost: int) -> None:
+        with self._lock:
+            if entry := self._spent.get(spent_key):
+                entry[0] = max(0, entry[0] - cost)
+
+    def spent(self, spent_key: str) -> int:
+        entry = self._spent.get(spent_key)
+        return int(entry[0]) if entry else 0
+
+
+# KEYS: in-flight zset, day's spending, then one moving window (limits' layout) per limit.
+# ARGV: now, token, slot limit, slot held until, slot key ttl, cap (-1: none), cost, spent ttl, clips,
+#       then (limit, seconds) per window. Returns the refusals; takes everything only when there are none.
+_ADMIT_LUA = """
+local now = tonumber(ARGV[1])
+local slot_limit = tonumber(ARGV[3])
+local cap = tonumber(ARGV[6])
+local cost = tonumber(ARGV[7])
+local clips = tonumber(ARGV[9])
+local refusals = {}
+
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+if redis.call('zcard', KEYS[1]) >= slot_limit then
+  refusals[#refusals + 1] = {'in-flight', '-1', ''}
+end
+for i = 3, #KEYS do
+  local limit = tonumber(ARGV[10 + (i - 3) * 2])
+  local seconds = tonumber(ARGV[11 + (i - 3) * 2])
+  if clips > limit then
+    refusals[#refusals + 1] = {'window', tostring(i - 3), ''}
+  else
+    local stamp = redis.call('lindex', KEYS[i], limit - clips)
+    if stamp and tonumber(stamp) > now - seconds then
+      refusals[#refusals + 1] = {'window', tostring(i - 3), stamp}
+    end
+  end
+end
+local spent = tonumber(redis.call('get', KEYS[2]) or '0')
+if cap >= 0 and spent + cost > cap then
+  refusals[#refusals + 1] = {'budget', '-1', ''}
+end
+if #refusals > 0 then
+  return refusals
+end
+
+redis.call('zadd', KEYS[1], ARGV[4], ARGV[2])
+redis.call('expire', KEYS[1], ARGV[5])
+for i = 3, #KEYS do
+  local limit = tonumber(ARGV[10 + (i - 3) * 2])
+  for _ = 1, clips do
+    redis.call('lpush', KEYS[i], ARGV[1])
+  end
+  redis.call('ltrim', KEYS[i], 0, limit - 1)
+  redis.call('expire', KEYS[i], ARGV[11 + (i - 3) * 2])
+end
+redis.call('incrby', KEYS[2], cost)
+redis.call('expire', KEYS[2], ARGV[8])
+return {}
+"""
+
+_REFUND_LUA = """
+if redis.call('exists', KEYS[1]) == 0 then
+  return 0
+end
+local left = redis.call('decrby', KEYS[1], ARGV[1])
+if left < 0 then
+  redis.call('set', KEYS[1], 0, 'KEEPTTL')
+end
+return left
+"""
+
+
+class _RedisLedger:
+    """Counts in Redis, shared by every process on it; each admit is one Lua script (atomic)."""
+
+    def __init__(self, uri: str) -> None:
+        # URL options (?socket_timeout=...) override these: a dead Redis should refuse fast, not hang the page.
+        self._storage: Any = storage_from_string(uri, socket_connect_timeout=3, socket_timeout=5)
+        self.errors = self._storage.base_exceptions
+        connection = self._storage.get_connection()
+        self._redis = connection
+        self._admit = connection.register_script(_ADMIT_LUA)
+        self._refund = connection.register_script(_REFUND_LUA)
+
+    def _key(self, key: str) -> str:
+        return self._storage.prefixed_key(key)  # "LIMITS:…", as limits' own RedisStorage does
+
+    def try_admit(self, a: _Attempt) -> list[_Refusal]:
+        keys = [self._key(a.slot_key), self._key(a.spent_key)] + [self._key(w.key) for w in a.windows]
+        args: list[Any] = [
+            repr(a.now),
+            a.token,
+            a.slot_limit,
+            repr(a.slot_until),
+            max(1, math.ceil(a.slot_until - a.now)),
+            -1 if a.cap is None else a.cap,
+            a.cost,
+            SPENT_KEY_TTL,
+            a.clips,
+        ]
+        for window in a.windows:
+            args += [window.limit, window.seconds]
+        rows = self._admit(keys=keys, args=args)
+        return [_redis_refusal(row) for row in rows]
+
+    def release(self, slot_key: str, token: str) -> None:
+        self._redis.zrem(self._key(slot_key), token)
+
+    def refund(self, spent_key: str, cost: int) -> None:
+        self._refund(keys=[self._key(spent_key)], args=[cost])
+
+    def spent(self, spent_key: str) -> int:
+        return int(self._redis.get(self._key(spent_key)) or 0)
+
+
+def _redis_refusal(row: list[bytes]) -> _Refusal:
+    rule, window, stamp = (value.decode() for value in row)
+    return _Refusal(rule, int(window), float(stamp) if stamp else None)
+
+
+def open_ledger(storage_uri: str) -> _Ledger:
+    scheme = urllib.parse.urlsplit(storage_uri).scheme
+    if scheme == "memory":
+        return _MemoryLedger()
+    try:
+        return _RedisLedger(storage_uri)
+    except (ConfigurationError, ValueError) as err:
+        reason = str(err)
+        if password := urllib.parse.urlsplit(storage_uri).password:
+            reason = reason.replace(password, "***")
+        raise SettingError([f"RAY_LIMITS_STORAGE {redact_uri(storage_uri)!r} cannot be used: {reason}"]) from None
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+class Admission:
+    """Leave to spend on the owner's key: hold it while the request runs.
+
+    ``release()`` when the upstream request has really ended (the context manager does that on exit);
+    ``refund()`` as well when Segmind failed before it billed. Both are idempotent and thread-safe.
+    Dropping an admission without ``release()`` keeps the visitor's slot (the request may still run)
+    until IN_FLIGHT_TTL after it was taken.
+    """
+
+    def __init__(self, ledger: _Ledger, visitor: Visitor, attempt: _Attempt) -> None:
+        self.visitor = visitor
+        self.clips = attempt.clips
+        self.cost = attempt.cost / MICROS_PER_DOLLAR
+        self._ledger = ledger
+        self._attempt = attempt
+        self._lock = threading.Lock()
+        self.released = False
+        self.refunded = False
+        self._refunded_micros = 0
+
+    def release(self) -> None:
+        """Free the visitor's in-flight slot."""
+        with self._lock:
+            if self.released:
+                return
+            self.released = True
+        try:
+            self._ledger.release(self._attempt.slot_key, self._attempt.token)
+        except self._ledger.errors:
+            log.warning("could not release %s's slot; it frees itself within %d s", self.visitor.label, IN_FLIGHT_TTL)
+
+    def refund(self, share: float | None = None) -> None:
+        """Give money back to the day it was counted on (not the visitor's window): all of it, or
+        ``share`` dollars of it (one clip of several that could not be billed). Never more than was
+        taken, however often it is called."""
+        with self._lock:
+            left = self._attempt.cost - self._refunded_micros
+            amount = left if share is None else min(left, to_micros(share))
+            if amount <= 0:
+                return
+            self._refunded_micros += amount
+            self.refunded = self._refunded_micros >= self._attempt.cost
+        try:
+            self._ledger.refund(self._attempt.spent_key, amount)
+        except self._ledger.errors:
+            log.warning("could not refund %s to today's budget; it stays counted", dollars(amount))
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"Admission(visitor={self.visitor.label!r}, clips={self.clips}, cost={self.cost!r})"
+
+
+class SpendGate:
+    """Decides whether a visitor may spend the owner's key now. One per app process; thread-safe."""
+
+    def __init__(
+        self, policy: SpendPolicy, clock: Callable[[], float] = time.time, *, slot_ttl: float = IN_FLIGHT_TTL
+    ) -> None:
+        self.policy = policy
+        self._windows = _check_policy(policy)
+        self._cap = None if policy.daily_budget is None else to_micros(policy.daily_budget)
+        self._clock = clock
+        self._slot_ttl = slot_ttl
+        self._ledger = open_ledger(policy.storage_uri)
+
+    def admit(self, visitor: Visitor, clips: int, cost: float) -> Admission:
+        """Leave to make ``clips`` clips costing ``cost`` dollars in all, or a SpendRefusedError (nothing taken)."""
+        if self.policy.own_key_only:
+            raise OwnKeyRequiredError(visitor)
+        _check_order(clips, cost)
+        attempt = self._attempt(visitor, clips, to_micros(cost))
+        try:
+            refusals = self._ledger.try_admit(attempt)
+        except self._ledger.errors as err:
+            log.warning("spending limits unavailable, refusing %s: %s", visitor.label, type(err).__name__)
+            raise LimitsUnavailableError(visitor) from err
+        if refusals:
+            raise self._refusal(visitor, attempt, refusals)
+        return Admission(self._ledger, visitor, attempt)
+
+    def spent_today(self) -> float:
+        """Dollars admitted on the owner's key today (UTC), all visitors, refunds deducted."""
+        return self._spent_micros() / MICROS_PER_DOLLAR
+
+    def budget_left(self) -> float | None:
+        """Dollars left in today's budget, or None without a budget."""
+        if self._cap is None:
+            return None
+        return max(0, self._cap - self._spent_micros()) / MICROS_PER_DOLLAR
+
+    def describe(self) -> str:
+        """``describe_limits`` with today's budget left."""
+        return describe_limits(self.policy, None if self.policy.own_key_only else self.budget_left())
+
+    def _spent_micros(self) -> int:
+        try:
+            return self._ledger.spent(_spent_key(self._clock()))
+        except self._ledger.errors as err:
+            raise LimitsUnavailableError() from err
+
+    def _attempt(self, visitor: Visitor, clips: int, cost: int) -> _Attempt:
+        now = self._clock()
+        return _Attempt(
+            now=now,
+            token=uuid.uuid4().hex,
+            slot_key=f"ray/in-flight/{visitor.id}",
+            slot_limit=self.policy.in_flight_per_visitor,
+            slot_until=now + self._slot_ttl,
+            windows=tuple(_Window(item.key_for(visitor.id), item.amount, item.get_expiry()) for item in self._windows),
+            clips=clips,
+            spent_key=_spent_key(now),
+            cap=self._cap,
+            cost=cost,
+        )
+
+    def _refusal(self, visitor: Visitor, attempt: _Attempt, refusals: list[_Refusal]) -> SpendRefusedError:
+        errors = [self._error(visitor, attempt, refusal) for refusal in refusals]
+        chosen = the_refusal_to_report(errors)
+        chosen.also = tuple(e for e in errors if e is not chosen)
+        return chosen
+
+    def _error(self, visitor: Visitor, attempt: _Attempt, refusal: _Refusal) -> SpendRefusedError:
+        if refusal.rule == "in-flight":
+            return InFlightLimitError(attempt.slot_limit, visitor)
+        if refusal.rule == "budget":
+            assert attempt.cap is not None
+            return DailyBudgetError(cost_micros=attempt.cost, cap_micros=attempt.cap, now=attempt.now, visitor=visitor)
+        window = attempt.windows[refusal.window]
+        retry_at = None
+        if refusal.blocking_stamp is not None:
+            retry_at = datetime.fromtimestamp(refusal.blocking_stamp + window.seconds, UTC)
+        return VisitorLimitError(
+            self._windows[refusal.window], clips=attempt.clips, now=attempt.now, retry_at=retry_at, visitor=visitor
+        )
+
+
+def _spent_key(now: float) -> str:
+    return f"ray/spent/{utc_day(now)}"
+
+
+def _check_order(clips: int, cost: float) -> None:
+    if type(clips) is not int or clips < 1:
+        raise ValueError(f"clips must be a whole number of at least 1 (got {clips!r})")
+    if not (isinstance(cost, int | float) and math.isfinite(cost) and cost >= 0):
+        raise ValueError(f"cost must be a finite number of dollars, 0 or more (got {cost!r})")
