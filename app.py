@@ -1,7 +1,8 @@
 """Ray Studio: a Gradio page for Luma Ray Flash 2 (720p) on Segmind.
 
-Layout and event wiring only; every call to Segmind goes through ray_client.
-Runs the same locally (``python app.py``) and as a Hugging Face Space.
+Layout, then wiring; the handlers are in page.py. Every call to Segmind goes through ray_client;
+what a visitor may spend, where clips go and what the browser keeps are decided in studio.py,
+visitors.py and jobs.py. Runs the same locally (``python app.py``) and as a Hugging Face Space.
 """
 
 from __future__ import annotations
@@ -9,21 +10,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import html
 import importlib.util
 import logging
 import os
-import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import gradio as gr
-from anyio import get_cancelled_exc_class
 from dotenv import load_dotenv
-from gradio.data_classes import FileData
 from gradio.utils import get_upload_folder
 
+from jobs import JobBoard
+from page import CARD_LIMIT, Page, entry_line, form_values, serve_as_is
 from ray_client import (
     API_KEYS_PAGE,
     ASPECT_RATIOS,
@@ -32,28 +31,45 @@ from ray_client import (
     MAX_PROMPT_CHARS,
     InvalidRequestError,
     RayClient,
-    RayError,
     Settings,
-    VideoRequest,
-    VideoResult,
-    env_bool,
 )
+from studio import AppSettings, RedactKeys, Studio
+from visitors import SpendGate, SpendPolicy
 
 log = logging.getLogger("ray_studio")
+ASSETS = Path(__file__).with_name("assets")
 
 DESCRIPTION = """\
 # 🎬 Ray Studio
-Make short 720p videos from a prompt with Luma's **Ray Flash 2**, served by
-[Segmind](https://www.segmind.com/models/ray-flash-2-720p). Pick a shape and a length, optionally
-pin the first and last frames with image URLs, and press **Generate**. Each clip is billed to the
-Segmind key in use; a clip takes from about half a minute to a few minutes.
+Short 720p videos from a prompt with Luma's **Ray Flash 2** on
+[Segmind](https://www.segmind.com/models/ray-flash-2-720p): pick a shape and a length, optionally the
+first and last frames, and **Generate** (half a minute to a few minutes; billed to the key in use).
 """
 
 NO_SERVER_KEY_NOTICE = f"""\
-**No server key is set.** Paste your own Segmind key under *Your Segmind API key* below
-(get one at {API_KEYS_PAGE}). To run with your own key for everyone, set `SEGMIND_API_KEY` in the
-environment, in `.env`, or as a Space secret.
+**This page has no Segmind key of its own:** paste yours below ([get one]({API_KEYS_PAGE})); it is used
+for your clips only.
 """
+
+TIP = (
+    "Tip: short, direct and positive works best: the subject, what it does, and the camera "
+    "(“a red kite over white dunes, slow aerial orbit, golden hour”)."
+)
+PHRASES = {
+    "Camera": [
+        "orbit shot",
+        "dolly in",
+        "dolly out",
+        "crane up",
+        "slow pan",
+        "truck left",
+        "aerial view",
+        "handheld",
+        "static camera",
+    ],
+    "Light": ["golden hour", "soft overcast light", "neon night", "volumetric light", "backlit"],
+    "Pace": ["slow motion", "timelapse", "fast-paced"],
+}
 
 EXAMPLES = [
     ["a young boy riding a red bicycle through the valleys of the grand canyon, golden hour", "16:9", 5, False, "", ""],
@@ -70,188 +86,19 @@ EXAMPLES = [
     ],
 ]
 
-# Client-side only: none of these send anything to the server.
-BROWSER_KEY_SLOT = "ray-studio-segmind-key"
-JS_RESTORE_KEY = f"() => {{ const k = localStorage.getItem('{BROWSER_KEY_SLOT}') || ''; return [k, k !== '']; }}"
-JS_REMEMBER_KEY = (
-    f"(key, remember) => {{ if (remember && key) localStorage.setItem('{BROWSER_KEY_SLOT}', key);"
-    f" else localStorage.removeItem('{BROWSER_KEY_SLOT}'); return []; }}"
-)
-JS_COUNT = f"(text) => `${{(text || '').trim().length}} / {MAX_PROMPT_CHARS} characters`"
-JS_RATIO_SHAPE = "(ratio) => { const [w, h] = String(ratio).split(':'); " + (
-    "return `<div class='ratio-shape' style='aspect-ratio:${w}/${h}'>${w}:${h}</div>`; }"
-)
-JS_PREVIEW = (
-    "(url) => { url = (url || '').trim(); if (!/^https?:\\/\\/\\S+$/i.test(url)) "
-    "return url ? `<p class='keyframe-hint'>Not an http(s) image URL yet.</p>` : ''; "
-    "const img = document.createElement('img'); img.src = url; img.alt = 'keyframe preview'; "
-    "img.className = 'keyframe-preview'; img.referrerPolicy = 'no-referrer'; return img.outerHTML; }"
-)
 
-CSS = """
-.ratio-shape { display:flex; align-items:center; justify-content:center; max-height:72px; max-width:128px;
-  margin:auto; border:2px solid var(--color-accent); border-radius:4px; font-size:12px; }
-.keyframe-preview { max-height:120px; border-radius:6px; }
-.keyframe-hint { color: var(--body-text-color-subdued); font-size: 12px; }
-#clip-info { min-height: 1.5em; }
-"""
+def example_label(example: list) -> str:
+    """An example as people read it, settings first: ``9:16 · 5 s · loop · start keyframe · a barista…``."""
+    prompt, ratio, duration, loop, start, end = example
+    parts = [ratio, f"{duration} s"]
+    parts += ["loop"] if loop else []
+    parts += ["start keyframe"] if start else []
+    parts += ["end keyframe"] if end else []
+    return " · ".join([*parts, prompt])
 
 
-def _ratio_shape_html(ratio: str) -> str:
-    w, h = ratio.split(":")
-    return f"<div class='ratio-shape' style='aspect-ratio:{w}/{h}'>{w}:{h}</div>"
-
-
-@dataclasses.dataclass(frozen=True)
-class AppSettings:
-    """App settings; names and defaults are in .env.example."""
-
-    concurrency: int = 32
-    queue_size: int = 100
-    clip_max_age: int = 86_400
-    cleanup_every: int = 3_600
-    mcp: bool = False
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> AppSettings:
-        env = dict(os.environ if env is None else env)
-
-        def whole(name: str, default: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit() or int(raw) < 1:
-                raise InvalidRequestError([f"{name} must be a whole number of at least 1 (got {raw!r})"])
-            return int(raw)
-
-        return cls(
-            concurrency=whole("RAY_CONCURRENCY", cls.concurrency),
-            queue_size=whole("RAY_QUEUE_SIZE", cls.queue_size),
-            clip_max_age=whole("RAY_CLIP_MAX_AGE", cls.clip_max_age),
-            cleanup_every=whole("RAY_CLEANUP_EVERY", cls.cleanup_every),
-            mcp=env_bool(env, "RAY_MCP", cls.mcp),
-        )
-
-
-def people_error(err: RayError) -> gr.Error:
-    """A client error as the toast a visitor (or a gradio_client caller) sees."""
-    # The whole line as the message: Gradio's toast labels itself "Error" whatever the title says.
-    return gr.Error(err.user_message, title=err.title, duration=None, print_exception=False)
-
-
-def clip_path(folder: Path) -> Path:
-    # Written inside Gradio's cache folder so Gradio serves it without copying and deletes it
-    # on its delete_cache schedule.
-    return folder / f"ray-flash-2-{uuid.uuid4().hex[:12]}.mp4"
-
-
-class Studio:
-    """The page's two ways in, over one generation: the public ``/generate`` endpoint (also the MCP
-    tool) and the page's own handler, which also returns the result for the session history. They are
-    separate because a gr.State among an endpoint's outputs breaks Gradio's MCP tool results."""
-
-    def __init__(self, client: RayClient, clips: Path) -> None:
-        self.client = client
-        self.clips = clips
-
-    async def generate(
-        self,
-        prompt: str,
-        aspect_ratio: str = DEFAULT_ASPECT_RATIO,
-        duration: int = DEFAULT_DURATION,
-        loop: bool = False,
-        start_image_url: str = "",
-        end_image_url: str = "",
-        api_key: str = "",
-    ) -> tuple[str, str]:
-        """Make a 720p video clip with Luma Ray Flash 2 on Segmind.
-
-        Args:
-            prompt: What the video should show (up to 2000 characters).
-            aspect_ratio: One of 1:1, 3:4, 4:3, 9:16, 16:9, 9:21, 21:9.
-            duration: Length in seconds: 5 or 9.
-            loop: Make the last frame match the first, for seamless looping.
-            start_image_url: http(s) URL of an image to use as the first frame; empty for none.
-            end_image_url: http(s) URL of an image to use as the last frame; empty for none.
-            api_key: Your own Segmind API key; empty to use the server's key.
-
-        Returns:
-            The MP4 video, and a one-line summary: parameters, time taken, size, credits left.
-        """
-        result = await self._make_clip(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key)
-        return str(result.path), result.summary()
-
-    async def generate_in_page(self, *params: Any) -> tuple[str, str, VideoResult]:
-        result = await self._make_clip(*params)
-        return str(result.path), result.summary(), result
-
-    async def _make_clip(
-        self, prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key
-    ) -> VideoResult:
-        cancel = threading.Event()
-        try:
-            request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
-            # anyio's pool, which Gradio sizes by max_threads; asyncio.to_thread's default executor
-            # holds only cores + 4 threads and would serialise visitors on a small machine.
-            result: VideoResult = await anyio.to_thread.run_sync(
-                functools.partial(self.client.generate, request, clip_path(self.clips), api_key=api_key, cancel=cancel),
-                abandon_on_cancel=True,
-            )
-        except get_cancelled_exc_class():
-            cancel.set()  # stops the download at its next chunk; the thread then ends
-            raise
-        except RayError as err:
-            log.info("generation failed: %s", type(err).__name__)
-            raise people_error(err) from None
-        except Exception:
-            log.exception("unexpected failure while generating")
-            raise gr.Error(
-                "Something unexpected went wrong on this server; nothing was saved. Please try again.",
-                title="Unexpected error",
-                print_exception=False,
-            ) from None
-        log.info("generated %s in %.1f s", request.describe(), result.elapsed_seconds)
-        return result
-
-
-def serve_as_is(value: str | Path | None) -> FileData | None:
-    return FileData(path=str(value), mime_type="video/mp4") if value else None
-
-
-HISTORY_COLUMNS = ["Prompt", "Shape", "Length", "Loop", "Keyframes", "Took", "Size"]
-
-
-def history_row(result: VideoResult) -> list[str]:
-    r = result.request
-    return [
-        r.prompt,
-        r.aspect_ratio,
-        f"{r.duration} s",
-        "yes" if r.loop else "",
-        " + ".join(name for name, url in (("start", r.start_image_url), ("end", r.end_image_url)) if url),
-        f"{result.elapsed_seconds:.0f} s",
-        result.size_label,
-    ]
-
-
-def add_to_history(result: VideoResult, history: list[VideoResult]):
-    history = [result, *history][:50]
-    return history, [history_row(h) for h in history]
-
-
-def restore_from_history(history: list[VideoResult], event: gr.SelectData):
-    result = history[event.index[0]]
-    r = result.request
-    return (
-        r.prompt,
-        r.aspect_ratio,
-        r.duration,
-        r.loop,
-        r.start_image_url or "",
-        r.end_image_url or "",
-        gr.Video(value=str(result.path), loop=r.loop),
-        result.summary(),
-    )
+def without(entry_id: str, history: list[dict]) -> list[dict]:
+    return [e for e in history or [] if isinstance(e, dict) and e.get("id") != entry_id]
 
 
 def busy(loop: bool):
@@ -265,67 +112,116 @@ def idle():
 
 
 def cancelled():
-    gr.Info("Cancelled. If Segmind had already started the clip, it may still be billed.", title="Cancelled")
+    gr.Info(
+        "Stopped waiting. Nothing is charged for a clip that was not yet sent; one Segmind had already "
+        "started is billed, so it is kept: it will appear in your history when it is ready.",
+        title="Cancelled",
+    )
     return idle()
 
 
-def build_demo(client: RayClient, settings: AppSettings | None = None) -> gr.Blocks:
+def key_box(open: bool) -> tuple[gr.Textbox, gr.Checkbox]:
+    """The visitor's own key: open and first when the page has none, else tucked away below."""
+    with gr.Accordion("Your Segmind API key", open=open), gr.Row(equal_height=True):
+        api_key = gr.Textbox(
+            "",
+            label="API key (used for your clips only; never stored on the server)",
+            type="password",
+            elem_id="api-key",
+            placeholder="Paste your Segmind key" if open else "Empty: use this page's key (within its limits)",
+            scale=3,
+        )
+        remember_key = gr.Checkbox(label="Remember in this browser", value=False, scale=1)
+    return api_key, remember_key
+
+
+def build_demo(client: RayClient, settings: AppSettings | None = None, policy: SpendPolicy | None = None) -> gr.Blocks:
     settings = settings or AppSettings()
-    has_server_key = bool(client.settings.api_key)
-    clips = Path(get_upload_folder()) / "ray-studio"
+    policy = policy or SpendPolicy()
+    uploads = Path(get_upload_folder())
+    clips = uploads / "ray-studio"
     clips.mkdir(parents=True, exist_ok=True)
-    studio = Studio(client, clips)
+    board = JobBoard(
+        client, concurrency=settings.concurrency, threads=settings.concurrency + 8, keep_finished=settings.clip_max_age
+    )
+    studio = Studio(client, board, SpendGate(policy), clips, settings)
+    page = Page(studio, uploads)
+    RedactKeys.install(lambda: (client.settings.api_key,))
 
     with gr.Blocks(
-        title="Ray Studio · Luma Ray Flash 2",
-        delete_cache=(settings.cleanup_every, settings.clip_max_age),
+        title="Ray Studio · Luma Ray Flash 2", delete_cache=(settings.cleanup_every, settings.clip_max_age)
     ) as demo:
         gr.Markdown(DESCRIPTION)
-        if not has_server_key:
+        if not studio.has_owner_key:
             gr.Markdown(NO_SERVER_KEY_NOTICE, elem_id="no-key-notice")
+        if settings.hf_login:
+            gr.LoginButton(value="Sign in with Hugging Face (limits then follow you, not your address)")
         with gr.Row():
             with gr.Column(scale=5):
                 prompt = gr.Textbox(
                     label="Prompt",
-                    lines=4,
+                    info=TIP,
+                    lines=3,
                     max_length=MAX_PROMPT_CHARS,
-                    placeholder="Describe the shot: subject, action, camera, light…",
                     elem_id="prompt",
+                    placeholder="Describe the shot: subject, action, camera, light…",
                 )
                 prompt_count = gr.Markdown(f"0 / {MAX_PROMPT_CHARS} characters", elem_id="prompt-count")
-                with gr.Row():
-                    aspect_ratio = gr.Radio(
-                        list(ASPECT_RATIOS), value=DEFAULT_ASPECT_RATIO, label="Aspect ratio", scale=4
-                    )
-                    ratio_shape = gr.HTML(_ratio_shape_html(DEFAULT_ASPECT_RATIO), min_height=0, scale=1)
-                with gr.Row():
-                    duration = gr.Radio([("5 s", 5), ("9 s", 9)], value=DEFAULT_DURATION, label="Duration")
-                    loop = gr.Checkbox(label="Loop (last frame matches the first)", value=False)
+                aspect_ratio = gr.Radio(
+                    list(ASPECT_RATIOS), value=DEFAULT_ASPECT_RATIO, label="Aspect ratio", elem_id="aspect-ratio"
+                )
+                with gr.Row(equal_height=True):
+                    duration = gr.Radio([("5 s", 5), ("9 s", 9)], value=DEFAULT_DURATION, label="Duration", scale=2)
+                    loop = gr.Checkbox(label="Loop (last frame matches the first)", value=False, scale=2)
+                    ratio_shape = gr.HTML(min_height=0, scale=1, elem_id="ratio-shape")
                     # Gradio's Radio always calls its values strings in the API schema; these are numbers.
                     duration.api_info = lambda: {"enum": [5, 9], "title": "Duration", "type": "integer"}
-                with gr.Accordion("Keyframes (optional)", open=False), gr.Row():
-                    with gr.Column():
-                        start_image_url = gr.Textbox(
-                            "", label="Start image URL", placeholder="https://…/first-frame.jpg"
-                        )
-                        start_preview = gr.HTML(min_height=0)
-                    with gr.Column():
-                        end_image_url = gr.Textbox("", label="End image URL", placeholder="https://…/last-frame.jpg")
-                        end_preview = gr.HTML(min_height=0)
-                with gr.Accordion("Your Segmind API key", open=not has_server_key):
-                    api_key = gr.Textbox(
-                        "",
-                        label="API key",
-                        type="password",
-                        placeholder="Empty: use this server's key" if has_server_key else "Paste your Segmind key",
-                        info=f"Used for your requests only, never stored on the server. Get one at {API_KEYS_PAGE}",
-                        elem_id="api-key",
-                    )
-                    remember_key = gr.Checkbox(label="Remember in this browser", value=False)
+                if not studio.has_owner_key:  # the key first, so Generate stays in sight on a laptop screen
+                    api_key, remember_key = key_box(open=True)
+                price = gr.Markdown(studio.price_line(DEFAULT_DURATION), elem_id="price")
+                limits = gr.Markdown(studio.limits_line(), elem_id="limits", visible=bool(studio.limits_line()))
                 with gr.Row():
                     generate_btn = gr.Button("Generate", variant="primary", elem_id="generate")
                     cancel_btn = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")
+                with gr.Accordion("Phrases Ray responds to (click to add)", open=False, elem_id="phrases"):
+                    phrase_buttons = []
+                    for group, phrases in PHRASES.items():
+                        with gr.Row(equal_height=True):
+                            gr.Markdown(f"**{group}**", min_height=0)
+                            phrase_buttons += [(p, gr.Button(p, size="sm", scale=0)) for p in phrases]
+                with gr.Accordion("Keyframes: start and end images (optional)", open=False), gr.Row():
+                    keyframes = {}
+                    for which in ("start", "end"):
+                        with gr.Column():
+                            image = gr.Image(
+                                type="filepath",
+                                sources=["upload", "clipboard", "webcam"],
+                                height=160,
+                                label=f"{which.title()} image: drop, pick, paste or take one",
+                                elem_id=f"{which}-image",
+                            )
+                            note = gr.Markdown(elem_id=f"{which}-note")
+                            url = gr.Textbox(
+                                "",
+                                label=f"…or a {which} image URL",
+                                placeholder="https://…/frame.jpg",
+                                elem_id=f"{which}-image-url",
+                            )
+                            preview = gr.HTML(min_height=0, elem_id=f"{which}-preview")
+                            keyframes[which] = (image, note, url, preview)
+                start_image_url, end_image_url = keyframes["start"][2], keyframes["end"][2]
+                with gr.Accordion("Variants: several wordings and shapes at once", open=False, elem_id="variants-form"):
+                    variant_prompts = gr.Textbox(label="Wordings, one per line", lines=3, elem_id="variant-prompts")
+                    variant_ratios = gr.CheckboxGroup(
+                        list(ASPECT_RATIOS), value=["16:9", "9:16"], label="Shapes", elem_id="variant-ratios"
+                    )
+                    loop_both = gr.Checkbox(label="Each with and without loop", value=False)
+                    variants_cost = gr.Markdown(elem_id="variants-cost")
+                    variants_btn = gr.Button("Run the variants", variant="primary", elem_id="run-variants")
+                if studio.has_owner_key:
+                    api_key, remember_key = key_box(open=False)
             with gr.Column(scale=6):
+                status = gr.Markdown(elem_id="clip-status")
                 video = gr.Video(label="Video", autoplay=True, buttons=["download"], interactive=False, elem_id="video")
                 # Serve our clips as they are. With ffmpeg installed (as on Spaces) Gradio would ffprobe
                 # every clip in the event loop's path and re-encode any it does not recognise;
@@ -333,78 +229,201 @@ def build_demo(client: RayClient, settings: AppSettings | None = None) -> gr.Blo
                 # an app.pyi stub, hence the instance attribute.)
                 video.postprocess = serve_as_is
                 info = gr.Markdown(elem_id="clip-info")
-                history_table = gr.Dataframe(
-                    headers=HISTORY_COLUMNS,
-                    value=[],
-                    interactive=False,
-                    wrap=True,
-                    max_height=320,
-                    label="This session's clips: click one to watch it again and reuse its settings",
-                    elem_id="history",
-                )
+                with gr.Row():
+                    extend_btn = gr.Button("Continue from this clip", elem_id="extend", size="sm", interactive=False)
+                    chain_btn = gr.Button("Download the chain as one MP4", elem_id="join", size="sm", visible=False)
+                chain_file = gr.File(label="The chain, joined", visible=False, elem_id="chain-file")
+                slots = []
+                with gr.Column(elem_id="variants"):
+                    for row in range(0, settings.max_variants, 2):
+                        with gr.Row():
+                            for i in range(row, min(row + 2, settings.max_variants)):
+                                slot = gr.Video(
+                                    visible=False,
+                                    autoplay=True,
+                                    loop=True,
+                                    interactive=False,
+                                    buttons=["download"],
+                                    elem_id=f"variant-{i}",
+                                )
+                                slot.postprocess = serve_as_is
+                                slots.append(slot)
+        with gr.Column(elem_id="history"):
+            gr.Markdown("### Your clips\nKept in this browser only; the server keeps the files a day.")
+            history = gr.BrowserState([], storage_key="ray-studio-history", secret=settings.browser_secret)
+            current = gr.State(None)  # the history entry in the player
+            continuing = gr.State(None)  # {"id", "url"}: the next clip continues that one
+
+            form = [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url]
+
+            @gr.render(inputs=[history])
+            def history_cards(entries: list[dict]):
+                entries = [e for e in (entries or []) if isinstance(e, dict)][:CARD_LIMIT]
+                if not entries:
+                    gr.HTML("<p>Nothing yet: your clips will be listed here, newest first.</p>")
+                with gr.Row(equal_height=False):
+                    for entry in entries:
+                        with gr.Column(min_width=260, elem_classes="history-card"):
+                            path = page.clip_path(entry) if entry.get("state") == "done" else None
+                            if path:
+                                card = gr.Video(
+                                    path,
+                                    loop=bool(entry.get("loop")),
+                                    show_label=False,
+                                    buttons=["download"],
+                                    interactive=False,
+                                )
+                                card.postprocess = serve_as_is
+                            elif entry.get("state") == "running":
+                                gr.HTML("<p>⏳ Still being made at Segmind…</p>")
+                            elif entry.get("state") == "failed":
+                                gr.HTML(f"<p>⚠️ {html.escape(str(entry.get('error') or 'This clip failed.'))}</p>")
+                            else:
+                                gr.HTML(
+                                    "<p class='card-gone'>This server no longer has this clip (files are kept a "
+                                    "day): <b>Make again</b> to remake it from its settings.</p>"
+                                )
+                            gr.HTML(f"<p class='card-prompt'>{html.escape(str(entry.get('prompt', '')))}</p>")
+                            gr.HTML(f"<p class='card-meta'>{html.escape(entry_line(entry))}</p>")
+                            with gr.Row():
+                                restore = gr.Button("Restore", size="sm", elem_classes="card-restore")
+                                rerun = gr.Button(
+                                    "Make again" if not path else "Re-run", size="sm", elem_classes="card-rerun"
+                                )
+                                further = gr.Button(
+                                    "Continue", size="sm", elem_classes="card-continue", interactive=bool(path)
+                                )
+                                delete = gr.Button("Delete", size="sm", variant="stop", elem_classes="card-delete")
+                            values = form_values(entry)
+                            restore.click(lambda v=values: v, None, form, **private)
+                            rerun.click(lambda v=values: v, None, form, **private).then(
+                                None, js="() => rayStudio.clickGenerate()"
+                            )
+                            further.click(lambda e=entry: e, None, current, **private).then(**continue_clip)
+                            delete.click(functools.partial(without, entry.get("id")), history, history, **private)
+
         gr.Examples(
             examples=EXAMPLES,
-            inputs=[prompt, aspect_ratio, duration, loop, start_image_url, end_image_url],
+            inputs=form,
             cache_examples=False,
+            example_labels=[example_label(e) for e in EXAMPLES],
             label="Example prompts (choosing one only fills the form)",
         )
-        last_result = gr.State(None)
-        history = gr.State([])
 
-        inputs = [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, api_key]
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
-        # The page's generations and the API's share one limit of RAY_CONCURRENCY (and so the threads).
-        one_limit_for_both: dict[str, Any] = {"concurrency_id": "generation"}
-        locked = generate_btn.click(busy, loop, [generate_btn, cancel_btn, video], **private)
+        # Waiting on Segmind costs this server nothing but a task, so Gradio runs every generation at
+        # once; the job board holds RAY_CONCURRENCY upstream at a time, the gate each visitor's share.
+        unlimited: dict[str, Any] = {"concurrency_limit": None}
+        continue_clip = {
+            "fn": page.continue_from,
+            "inputs": [current, api_key],
+            "api_visibility": "private",
+            "outputs": [*form, continuing, status],
+        }
+        locked = generate_btn.click(
+            busy, loop, [generate_btn, cancel_btn, video], js="(l) => { rayStudio.focusResult(); return l; }", **private
+        )
+        in_page = {"show_progress": "hidden", "preprocess": False, "api_visibility": "private", **unlimited}
         run = locked.then(
-            studio.generate_in_page,
-            inputs,
-            [video, info, last_result],
-            show_progress_on=video,
-            preprocess=False,
-            api_visibility="private",
-            **one_limit_for_both,
+            page.generate_in_page,
+            [*form, api_key, history, continuing],
+            [status, video, info, history, current],
+            **in_page,
         )
         run.then(idle, None, [generate_btn, cancel_btn], **private)
         run.failure(idle, None, [generate_btn, cancel_btn], **private)  # Gradio 6 skips .then after an error
-        run.success(add_to_history, [last_result, history], [history, history_table], **private)
+        run.success(studio.limits_line, None, limits, **private).then(
+            page.chain_button, [history, current], chain_btn, **private
+        )
         # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
-        cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
-        # The API and MCP way in, with no button of its own in the page. preprocess=False: these
+        stop = cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
+        stop.then(page.keep_after_cancel, [history, api_key], [status, history], api_visibility="private", **unlimited)
+        variant_form = [variant_prompts, variant_ratios, duration]
+        variants_run = variants_btn.click(
+            page.variants_in_page,
+            [*variant_form, loop_both, loop, start_image_url, end_image_url, api_key, history],
+            [status, *slots, history],
+            **in_page,
+        )
+        variants_run.success(studio.limits_line, None, limits, **private)
+        extend_btn.click(**continue_clip)
+        current.change(lambda entry: gr.Button(interactive=bool(entry)), current, extend_btn, **private)
+        chain_btn.click(page.join, [history, current, api_key], chain_file, api_visibility="private").success(
+            lambda: gr.File(visible=True), None, chain_file, **private
+        )
+        # The API and MCP ways in, with no buttons of their own in the page. preprocess=False: these
         # inputs arrive as plain values either way, and VideoRequest, not Gradio's generic choice
         # check, names a bad value precisely for API callers.
         api_only = gr.Button(visible=False)
+        gallery = gr.Gallery(visible=False, label="Variants")
         api_only.click(
-            studio.generate, inputs, [video, info], api_name="generate", preprocess=False, **one_limit_for_both
+            page.generate, [*form, api_key], [video, info], api_name="generate", preprocess=False, **unlimited
         )
-        history_table.select(
-            restore_from_history,
-            [history],
-            [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url, video, info],
-            **private,
+        api_only.click(
+            page.variants,
+            [*variant_form, loop, start_image_url, end_image_url, api_key],
+            [gallery, info],
+            api_name="variants",
+            preprocess=False,
+            **unlimited,
         )
-        prompt.change(None, prompt, prompt_count, js=JS_COUNT)
-        aspect_ratio.change(None, aspect_ratio, ratio_shape, js=JS_RATIO_SHAPE)
-        start_image_url.change(None, start_image_url, start_preview, js=JS_PREVIEW)
-        end_image_url.change(None, end_image_url, end_preview, js=JS_PREVIEW)
-        api_key.change(None, [api_key, remember_key], None, js=JS_REMEMBER_KEY)
-        remember_key.change(None, [api_key, remember_key], None, js=JS_REMEMBER_KEY)
-        demo.load(None, None, [api_key, remember_key], js=JS_RESTORE_KEY)
+        for which, (image, note, url, preview) in keyframes.items():
+            image.input(page.keyframe, [image, api_key], [url, note], preprocess=False, api_visibility="private")
+            url.change(None, url, preview, js=f"(u) => rayStudio.preview(u, '{which}-preview')")
+        for phrase, button in phrase_buttons:
+            button.click(None, prompt, prompt, js=f"(p) => rayStudio.append(p, {phrase!r})")
+        prompt.change(None, prompt, prompt_count, js=f"(t) => rayStudio.count(t, {MAX_PROMPT_CHARS})")
+        aspect_ratio.change(None, aspect_ratio, ratio_shape, js="(r) => rayStudio.shape(r)")
+        duration.change(page.price_line, duration, price, **private)
+        for trigger in (variant_prompts.change, variant_ratios.change, loop_both.change, duration.change):
+            trigger(
+                page.variants_price, [variant_prompts, variant_ratios, loop_both, duration], variants_cost, **private
+            )
+        api_key.change(None, [api_key, remember_key], None, js="(k, r) => rayStudio.rememberKey(k, r)")
+        remember_key.change(None, [api_key, remember_key], None, js="(k, r) => rayStudio.rememberKey(k, r)")
+        loaded = demo.load(None, None, [api_key, remember_key], js="() => rayStudio.restoreKey()")
+        loaded.then(None, aspect_ratio, ratio_shape, js="(r) => rayStudio.shape(r)")
+        loaded.then(page.pick_up, [history, api_key], [status, video, history], api_visibility="private", **unlimited)
 
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    guard_inputs(demo)
     return demo
 
 
+def guard_inputs(demo: gr.Blocks) -> None:
+    """A call that sends fewer inputs than an endpoint takes is told which ones, instead of
+    Gradio's unnamed internal error."""
+    check = demo.validate_inputs
+
+    def validate(block_fn: Any, inputs: list[Any]) -> None:
+        if len(inputs) < len(block_fn.inputs):
+            names = [getattr(b, "label", None) or type(b).__name__ for b in block_fn.inputs]
+            raise gr.Error(
+                f"This endpoint takes {len(names)} inputs ({', '.join(map(str, names))}); the call sent "
+                f"{len(inputs)}. Nothing was sent to Segmind.",
+                title="Invalid request",
+                print_exception=False,
+            )
+        check(block_fn, inputs)
+
+    demo.validate_inputs = validate  # type: ignore[method-assign]
+
+
 def launch_options(settings: AppSettings) -> dict[str, Any]:
-    # Async handlers hand the blocking client call to a worker thread, so the thread pool must
-    # hold every generation that runs at once, plus headroom for Gradio's own file work.
-    # run_history off: Gradio would record every run's inputs, the visitor's key among them, and
-    # offers to upload that record to a Hugging Face bucket.
+    # Gradio's own sync work (file uploads, small events) runs on its thread pool; generations wait
+    # on the job board without a thread. run_history off: Gradio would record every run's inputs,
+    # the visitor's key among them, and offers to upload that record to a Hugging Face bucket.
+    # Uvicorn would rewrite the client address from X-Forwarded-For for requests from 127.0.0.1;
+    # visitors.identify decides whom to trust (RAY_PROXY_HOPS), so uvicorn trusts nobody.
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     return {
-        "max_threads": settings.concurrency + 8,
-        "css": CSS,
+        "max_threads": 40,
+        "css": (ASSETS / "page.css").read_text(),
+        "head": f"<script>{(ASSETS / 'page.js').read_text()}</script>",
         "mcp_server": settings.mcp,
         "run_history": False,
+        "max_file_size": settings.max_upload_bytes,
+        "auth": list(settings.auth) or None,
     }
 
 
@@ -413,13 +432,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also serve on a public *.gradio.live link")
     parser.add_argument("--host", help="address to listen on (default: GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: GRADIO_SERVER_PORT or 7860)")
-    parser.add_argument("--mcp", action="store_true", help="also serve /generate as an MCP tool (RAY_MCP)")
+    parser.add_argument("--mcp", action="store_true", help="also serve /generate and /variants as MCP tools (RAY_MCP)")
     args = parser.parse_args(argv)
 
     load_dotenv()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         settings = AppSettings.from_env()
+        policy = SpendPolicy.from_env()
         client = RayClient(Settings.from_env())
     except InvalidRequestError as err:
         parser.exit(2, f"error: {err}\n")
@@ -429,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, 'error: MCP needs an extra package: pip install "gradio[mcp]"\n')
     if not client.settings.api_key:
         log.warning("SEGMIND_API_KEY is not set: visitors must paste their own key")
-    demo = build_demo(client, settings)
+    demo = build_demo(client, settings, policy)
     demo.launch(share=args.share or None, server_name=args.host, server_port=args.port, **launch_options(settings))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from gradio.utils import get_upload_folder
 import app
 from ray_client import RayClient, Settings
 from tests.conftest import free_port
+from visitors import SpendPolicy
+
+# No per-visitor limits, no budget: for tests of everything but spending (tests/test_spending.py).
+UNLIMITED = SpendPolicy(visitor_limits="off", daily_budget=None, in_flight_per_visitor=1000)
 
 
 @dataclass
@@ -23,6 +28,19 @@ class RunningApp:
     client: RayClient
     cache_dir: Path  # Gradio's cache folder for this app, where the clips are written
 
+    @property
+    def clips(self) -> Path:
+        return self.cache_dir / "ray-studio"
+
+
+def client_settings(base_url: str, owner_key: str | None, **changes) -> Settings:
+    """The app's client against a stand-in: Segmind's queue polled every 50 ms."""
+    root = base_url.removesuffix("/v1")
+    settings = Settings(
+        api_key=owner_key, base_url=base_url, upload_url=root, read_timeout=30, max_retry_wait=1, poll_interval=0.05
+    )
+    return dataclasses.replace(settings, **changes)
+
 
 @contextlib.contextmanager
 def running_app(
@@ -30,18 +48,21 @@ def running_app(
     owner_key: str | None,
     settings: app.AppSettings | None = None,
     temp_dir: str | None = None,
+    policy: SpendPolicy = UNLIMITED,
+    host: str = "127.0.0.1",
+    **client_changes,
 ) -> Iterator[RunningApp]:
     settings = settings or app.AppSettings()
     if temp_dir:
         os.environ["GRADIO_TEMP_DIR"] = temp_dir
-    client = RayClient(Settings(api_key=owner_key, base_url=base_url, read_timeout=30, max_retry_wait=1))
-    demo = app.build_demo(client, settings)
+    client = RayClient(client_settings(base_url, owner_key, **client_changes))
+    demo = app.build_demo(client, settings, policy)
     port = free_port()
     demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings)
+        server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings)
     )
     try:
-        yield RunningApp(f"http://127.0.0.1:{port}/", demo, client, Path(get_upload_folder()))
+        yield RunningApp(f"http://{host}:{port}/", demo, client, Path(get_upload_folder()))
     finally:
         demo.close()
         client.close()

@@ -1,0 +1,68 @@
+// Ray Studio's browser-side helpers. None of these send anything to the server.
+window.rayStudio = {
+  keySlot: "ray-studio-segmind-key",
+
+  count(text, max) {
+    return `${(text || "").trim().length} / ${max} characters`;
+  },
+
+  shape(ratio) {
+    const [w, h] = String(ratio).split(":");
+    return `<div class='ratio-shape' style='aspect-ratio:${w}/${h}'>${w}:${h}</div>`;
+  },
+
+  // A preview of a keyframe URL, flagged at once when it does not load as an image in this browser.
+  preview(url, slot) {
+    url = (url || "").trim();
+    if (!url) return "";
+    if (!/^https?:\/\/\S+$/i.test(url)) return "<p class='keyframe-hint'>Not an http(s) image URL yet.</p>";
+    const probe = new Image();
+    probe.referrerPolicy = "no-referrer";
+    probe.onerror = () => {
+      const box = document.getElementById(slot);
+      if (box) {
+        box.innerHTML =
+          "<p class='keyframe-bad' role='alert'>⚠️ This address did not load as an image in your browser. " +
+          "Check it before you press Generate: Segmind would fail to use it, or use something else.</p>";
+      }
+    };
+    probe.src = url;
+    const img = document.createElement("img");
+    img.src = url;
+    img.alt = "keyframe preview";
+    img.className = "keyframe-preview";
+    img.referrerPolicy = "no-referrer";
+    return img.outerHTML;
+  },
+
+  append(prompt, phrase) {
+    const text = (prompt || "").trim().replace(/[,.;]+$/, "");
+    return text ? `${text}, ${phrase}` : phrase;
+  },
+
+  rememberKey(key, remember) {
+    if (remember && key) localStorage.setItem(this.keySlot, key);
+    else localStorage.removeItem(this.keySlot);
+    return [];
+  },
+
+  restoreKey() {
+    const key = localStorage.getItem(this.keySlot) || "";
+    return [key, key !== ""];
+  },
+
+  // After Generate, keyboard and screen-reader focus goes where the result will appear.
+  focusResult() {
+    const box = document.getElementById("clip-status");
+    if (box) {
+      box.setAttribute("tabindex", "-1");
+      box.setAttribute("role", "status");
+      box.setAttribute("aria-live", "polite");
+      box.focus();
+    }
+  },
+
+  clickGenerate() {
+    setTimeout(() => document.getElementById("generate")?.click(), 100);
+  },
+};

@@ -1,0 +1,299 @@
+"""Paid jobs this server follows, each as its own asyncio task apart from the visitor's request.
+
+A visitor who cancels, reloads or loses the connection stops *watching*; the job goes on and its clip
+is saved, since Segmind bills it either way. Waiting costs no thread: a status check hops to a worker
+thread for the few milliseconds of its HTTP call, and the wait between checks is an asyncio sleep.
+A job's spending admission is released only when its upstream request has really ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import logging
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from ray_client import (
+    CancelledError,
+    Job,
+    JobStatus,
+    PollPlan,
+    QueueUnavailableError,
+    RayClient,
+    RayError,
+    VideoRequest,
+    VideoResult,
+    surely_not_billed,
+)
+
+log = logging.getLogger("ray_studio.jobs")
+
+# What a watcher sees, in order. "stopped": nothing was sent (cancelled while waiting for a slot).
+PHASES = ("waiting", "submitting", "QUEUED", "PROCESSING", "downloading", "done", "failed", "stopped")
+FINISHED = ("done", "failed", "stopped")
+TYPICAL_SECONDS = {5: 60.0, 9: 90.0}  # a first guess of submit → clip, until recent jobs teach better
+
+
+class Release:
+    """What a tracked job owes its spending admission when it ends: ``release`` always (the upstream
+    request ended), ``refund`` too when the clip cannot have been billed. Both default to nothing."""
+
+    def __init__(self, release: Callable[[], None] | None = None, refund: Callable[[], None] | None = None) -> None:
+        self._release = release
+        self._refund = refund
+
+    def settle(self, billed: bool) -> None:
+        if not billed and self._refund:
+            self._refund()
+        if self._release:
+            self._release()
+
+
+@dataclass(eq=False)
+class Tracked:
+    """One generation this server follows. ``ticket`` is ours (known at once); ``job_id`` is
+    Segmind's, known once the job is queued."""
+
+    request: VideoRequest | None
+    owner: str
+    target: Path
+    ticket: str = field(default_factory=lambda: uuid.uuid4().hex)
+    phase: str = "waiting"
+    job_id: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    result: VideoResult | None = None
+    error: RayError | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task | None = None
+    watchers: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in FINISHED
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _set(self, phase: str) -> None:
+        self.phase = phase
+        self._changed.set()
+
+    async def changes(self, tick: float | None = 1.0) -> AsyncIterator[Tracked]:
+        """Yields this job now, on every change of phase, and every ``tick`` seconds (for a clock)
+        until it is finished; the last value is the finished job."""
+        while True:
+            self._changed.clear()
+            yield self
+            if self.finished:
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), tick)
+
+    async def outcome(self) -> VideoResult:
+        """Wait for the clip; raises the job's error."""
+        async for _ in self.changes(tick=None):
+            pass
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+class JobBoard:
+    """Starts and follows generations for the page and the API, at most ``concurrency`` upstream at
+    once (more wait for a slot, visibly, costing nothing), and learns how long jobs take."""
+
+    def __init__(self, client: RayClient, *, concurrency: int, threads: int, keep_finished: float = 86_400) -> None:
+        self.client = client
+        self.concurrency = concurrency
+        self._slots: asyncio.Semaphore | None = None
+        self._limiter = anyio.CapacityLimiter(threads)
+        self._by_ticket: dict[str, Tracked] = {}
+        self._by_job: dict[str, Tracked] = {}
+        self._keep_finished = keep_finished
+        self._recent: dict[int, collections.deque[float]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=12)
+        )
+
+    # -- asking
+
+    def get(self, ticket_or_job: str) -> Tracked | None:
+        return self._by_ticket.get(ticket_or_job) or self._by_job.get(ticket_or_job)
+
+    def running(self, owner: str) -> int:
+        return sum(1 for t in self._by_ticket.values() if t.owner == owner and not t.finished)
+
+    def estimate(self, duration: int) -> float:
+        """Seconds from submission to the clip, from recent jobs of this length (median)."""
+        recent = self._recent[duration]
+        return statistics.median(recent) if recent else TYPICAL_SECONDS.get(duration, 90.0)
+
+    # -- starting
+
+    def start(
+        self, request: VideoRequest, key: str, owner: str, target: Path, settle: Release, ticket: str | None = None
+    ) -> Tracked:
+        tracked = Tracked(request, owner, target)
+        tracked.ticket = ticket or tracked.ticket
+        self._remember(tracked)
+        tracked.task = asyncio.create_task(self._run(tracked, key, settle), name=f"ray-job-{tracked.ticket}")
+        return tracked
+
+    def follow(
+        self,
+        job_id: str,
+        key: str,
+        owner: str,
+        target: Path,
+        request: VideoRequest | None = None,
+        ticket: str | None = None,
+    ) -> Tracked:
+        """Follow a job Segmind already has (after a restart or from another replica): no new
+        submission, no slot, nothing to settle."""
+        known = self._by_job.get(job_id)
+        if known is not None:
+            return known
+        job = self.client.job(job_id, request)
+        tracked = Tracked(
+            request, owner, target, phase="QUEUED", job_id=job.id, **({"ticket": ticket} if ticket else {})
+        )
+        self._remember(tracked)
+        tracked.task = asyncio.create_task(self._watch_only(tracked, job, key), name=f"ray-follow-{job.id}")
+        return tracked
+
+    def abandon(self, tracked: Tracked) -> None:
+        """The last watcher has gone. Before anything is sent the job is dropped; a direct (sync)
+        call is cut (it cannot be fetched later anyway); a queued job goes on and is saved."""
+        if tracked.finished:
+            return
+        if tracked.phase == "waiting" and tracked.task is not None:
+            tracked.task.cancel()
+        elif self.client.settings.api_mode == "sync" or tracked.job_id is None:
+            tracked.cancel.set()
+
+    def _remember(self, tracked: Tracked) -> None:
+        self._forget_old()
+        self._by_ticket[tracked.ticket] = tracked
+
+    def _forget_old(self) -> None:
+        old = [t for t in self._by_ticket.values() if t.finished and t.elapsed > self._keep_finished]
+        for tracked in old:
+            self._by_ticket.pop(tracked.ticket, None)
+            if tracked.job_id:
+                self._by_job.pop(tracked.job_id, None)
+
+    # -- running
+
+    async def _thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._limiter)
+
+    async def _run(self, tracked: Tracked, key: str, settle: Release) -> None:
+        billed = False
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        try:
+            async with self._slots:
+                tracked._set("submitting")
+                billed = True  # from here on a failure may have been charged, unless it says otherwise
+                await self._generate(tracked, key)
+        except asyncio.CancelledError:
+            if tracked.phase == "waiting":
+                billed = False
+                tracked._set("stopped")
+            else:
+                tracked.error = tracked.error or CancelledError("the server stopped following this job")
+                tracked._set("failed")
+            raise
+        except RayError as err:
+            billed = billed and not surely_not_billed(err)
+            tracked.error = err
+            tracked._set("failed")
+            log.info("job %s failed: %s", tracked.job_id or tracked.ticket, type(err).__name__)
+        except Exception:
+            log.exception("unexpected failure while following a job")
+            tracked.error = RayError("something unexpected went wrong on this server")
+            tracked._set("failed")
+        finally:
+            settle.settle(billed)
+
+    async def _watch_only(self, tracked: Tracked, job: Job, key: str) -> None:
+        try:
+            await self._follow(tracked, job, key, learn=False)
+        except RayError as err:
+            tracked.error = err
+            tracked._set("failed")
+        except Exception:
+            log.exception("unexpected failure while following a job")
+            tracked.error = RayError("something unexpected went wrong on this server")
+            tracked._set("failed")
+
+    async def _generate(self, tracked: Tracked, key: str) -> None:
+        request = tracked.request
+        assert request is not None
+        if self.client.uses_queue:
+            try:
+                job = await self._thread(self.client.submit, request, key, cancel=tracked.cancel)
+            except QueueUnavailableError:
+                await self._generate_sync(tracked, key)
+                self.client.mark_queue_unavailable()
+            else:
+                await self._follow(tracked, job, key)
+            return
+        await self._generate_sync(tracked, key)
+
+    async def _generate_sync(self, tracked: Tracked, key: str) -> None:
+        tracked._set("PROCESSING")
+        result = await self._thread(
+            self.client.generate_sync, tracked.request, tracked.target, api_key=key, cancel=tracked.cancel
+        )
+        self._finish(tracked, result)
+
+    async def _follow(self, tracked: Tracked, job: Job, key: str, learn: bool = True) -> None:
+        tracked.job_id = job.id
+        self._by_job[job.id] = tracked
+        if tracked.phase != "QUEUED":
+            tracked._set("QUEUED")
+        plan = PollPlan(self.client.settings, job.id)
+        while True:
+            try:
+                outcome: JobStatus | RayError = await self._thread(self.client.poll, job, key)
+            except RayError as err:
+                outcome = err
+            if isinstance(outcome, JobStatus):
+                if outcome.state == "COMPLETED":
+                    break
+                if outcome.state != tracked.phase:
+                    tracked._set(outcome.state)
+            try:
+                delay = plan.delay_after(outcome)
+            except RayError as err:
+                tracked.error = err
+                tracked._set("failed")
+                return
+            await asyncio.sleep(delay)
+        if learn and job.request is not None:
+            self._recent[job.request.duration].append(time.time() - job.submitted_at)
+        tracked._set("downloading")
+        result = await self._thread(self.client.save_output, job, tracked.target, key, status=outcome,
+                                    started=tracked.started)  # fmt: skip
+        self._finish(tracked, result)
+
+    def _finish(self, tracked: Tracked, result: VideoResult) -> None:
+        tracked.result = result
+        tracked._set("done")
+        log.info("job %s done: %s in %.1f s", tracked.job_id or tracked.ticket, result.size_label,
+                 result.elapsed_seconds)  # fmt: skip

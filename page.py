@@ -1,0 +1,343 @@
+"""The page's handlers: Gradio values in, Studio calls, Gradio values out.
+
+app.py lays the page out and wires events to these. Everything that decides anything (keys, limits,
+jobs, files) is in studio.py and below; here a failure becomes the message a visitor reads, and a
+job's progress becomes the page's status line, player and history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from jobs import Tracked
+from ray_client import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, RayError, VideoRequest, redact
+from studio import Studio, captions, status_line
+from visitors import UNKNOWN_VISITOR, Visitor, identify
+
+CARD_LIMIT = 24  # history cards shown; older entries stay in the browser
+
+
+def visitor_of(request: gr.Request | None, proxy_hops: int, profile: Any = None) -> Visitor:
+    """Who is asking: the Hugging Face user, the RAY_AUTH user, else the client address (trusting
+    X-Forwarded-For only behind RAY_PROXY_HOPS proxies)."""
+    if request is None:
+        return UNKNOWN_VISITOR
+    client = getattr(request, "client", None)
+    headers = getattr(request, "headers", None) or {}
+    forwarded = headers.getlist("x-forwarded-for") if hasattr(headers, "getlist") else headers.get("x-forwarded-for")
+    hf_user = getattr(profile, "username", None) or (profile.get("preferred_username") if profile else None)
+    return identify(
+        getattr(client, "host", None),
+        forwarded,
+        proxy_hops,
+        username=getattr(request, "username", None),
+        hf_username=hf_user,
+    )
+
+
+def serve_as_is(value: str | Path | None) -> FileData | None:
+    return FileData(path=str(value), mime_type="video/mp4") if value else None
+
+
+def form_values(entry: dict) -> tuple:
+    """A history entry's settings, for the form: prompt, shape, length, loop, keyframe URLs."""
+    return (
+        entry.get("prompt", ""),
+        entry.get("aspect_ratio", DEFAULT_ASPECT_RATIO),
+        entry.get("duration", DEFAULT_DURATION),
+        bool(entry.get("loop")),
+        entry.get("start_image_url") or "",
+        entry.get("end_image_url") or "",
+    )
+
+
+def entry_line(entry: dict) -> str:
+    """``16:9 · 5 s · loop · start keyframe · 48 s · $0.375`` for a history card."""
+    parts = [entry.get("aspect_ratio", "?"), f"{entry.get('duration', '?')} s"]
+    if entry.get("loop"):
+        parts.append("loop")
+    frames = [n for n in ("start", "end") if entry.get(f"{n}_image_url")]
+    if frames:
+        parts.append("+".join(frames) + " keyframe" + ("s" if len(frames) > 1 else ""))
+    if entry.get("took") is not None:
+        parts.append(f"took {entry['took']:.0f} s")
+    if entry.get("cost") is not None:
+        parts.append(f"${entry['cost']:.3f}")
+    return " · ".join(str(p) for p in parts)
+
+
+class Page:
+    """Handlers for one page over one Studio."""
+
+    def __init__(self, studio: Studio, uploads: Path) -> None:
+        self.studio = studio
+        self.uploads = uploads
+
+    # -- helpers
+
+    def visitor(self, request: gr.Request | None, profile: Any = None) -> Visitor:
+        return visitor_of(request, self.studio.policy.proxy_hops, profile)
+
+    def error(self, err: RayError, api_key: Any) -> gr.Error:
+        """A failure as a visitor may read it: their own key's advice, or the page's."""
+        own_key = isinstance(api_key, str) and bool(api_key.strip())
+        secrets = (self.studio.client.settings.api_key, api_key if isinstance(api_key, str) else None)
+        message = redact(err.visitor_message(own_key), secrets)
+        return gr.Error(message, title=err.title, duration=None, print_exception=False)
+
+    def failure_line(self, err: RayError, api_key: Any) -> str:
+        """The error as it stays on the page after its toast has gone."""
+        return f"⚠️ **{err.title}.** {self.error(err, api_key).message.split(': ', 1)[-1]}"
+
+    def status(self, tracked: Tracked) -> str:
+        return status_line(tracked, self.studio.board)
+
+    # -- the API (and MCP) ways in
+
+    async def generate(
+        self,
+        prompt: str,
+        aspect_ratio: str = DEFAULT_ASPECT_RATIO,
+        duration: int = DEFAULT_DURATION,
+        loop: bool = False,
+        start_image_url: str = "",
+        end_image_url: str = "",
+        api_key: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[str, str]:
+        """Make a 720p video clip with Luma Ray Flash 2 on Segmind.
+
+        Args:
+            prompt: What the video should show (up to 2000 characters).
+            aspect_ratio: One of 1:1, 3:4, 4:3, 9:16, 16:9, 9:21, 21:9.
+            duration: Length in seconds: 5 or 9.
+            loop: Make the last frame match the first, for seamless looping.
+            start_image_url: http(s) URL of an image to use as the first frame; empty for none.
+            end_image_url: http(s) URL of an image to use as the last frame; empty for none.
+            api_key: Your own Segmind API key; empty to use the server's key (within its limits).
+
+        Returns:
+            The MP4 video, and a one-line summary: parameters, time taken, size, cost.
+        """
+        try:
+            video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
+            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request))
+            result = await self._outcome(tracked)
+        except RayError as err:
+            raise self.error(err, api_key) from None
+        return str(result.path), self.studio.result_summary(result, own_key)
+
+    async def variants(
+        self,
+        prompts: str,
+        aspect_ratios: list[str] | None = None,
+        duration: int = DEFAULT_DURATION,
+        loop: bool = False,
+        start_image_url: str = "",
+        end_image_url: str = "",
+        api_key: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> tuple[list[tuple[str, str]], str]:
+        """Make several 720p clips at once: every prompt wording (one per line) in every aspect ratio.
+
+        Args:
+            prompts: One prompt wording per line.
+            aspect_ratios: Aspect ratios to try, each one of 1:1, 3:4, 4:3, 9:16, 16:9, 9:21, 21:9.
+            duration: Length in seconds of every clip: 5 or 9.
+            loop: Make every clip loop.
+            start_image_url: http(s) URL of a first-frame image for every clip; empty for none.
+            end_image_url: http(s) URL of a last-frame image for every clip; empty for none.
+            api_key: Your own Segmind API key; empty to use the server's key (within its limits).
+
+        Returns:
+            The clips, each with a caption of what differs, and a summary of the set and its cost.
+        """
+        try:
+            requests = self.studio.variant_requests(
+                prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, loop, start_image_url, end_image_url
+            )
+            tracked, _ = await self.studio.start_many(requests, api_key, self.visitor(request))
+            results = await asyncio.gather(*(self._outcome(t) for t in tracked), return_exceptions=True)
+        except RayError as err:
+            raise self.error(err, api_key) from None
+        made = [
+            (str(r.path), c)
+            for r, c in zip(results, captions(requests), strict=True)
+            if not isinstance(r, BaseException)
+        ]
+        failed = [r for r in results if isinstance(r, RayError)]
+        if not made and failed:
+            raise self.error(failed[0], api_key)
+        cost = sum(r.cost or 0 for r in results if not isinstance(r, BaseException))
+        line = f"{len(made)} of {len(requests)} clips made · ${cost:.3f}"
+        return made, line + (f" · {len(failed)} failed: {failed[0].title}" if failed else "")
+
+    async def _outcome(self, tracked: Tracked):
+        try:
+            return await tracked.outcome()
+        except asyncio.CancelledError:
+            self.studio.board.abandon(tracked)
+            raise
+
+    # -- the page's own generation, with its status line and the visitor's history
+
+    async def generate_in_page(
+        self, prompt, aspect_ratio, duration, loop, start_url, end_url, api_key, history, continuing,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> AsyncIterator[tuple]:  # fmt: skip
+        history = list(history or [])
+        try:
+            video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
+            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request))
+        except RayError as err:
+            yield self.failure_line(err, api_key), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            raise self.error(err, api_key) from None
+        continues = (
+            (continuing or {}).get("id") if (continuing or {}).get("url") == video_request.start_image_url else None
+        )
+        known_job = None
+        try:
+            async for state in tracked.changes():
+                history_update: Any = gr.skip()
+                if state.job_id != known_job or state.finished:
+                    known_job = state.job_id
+                    history = self.studio.remember(history, state, own_key, continues=continues)
+                    history_update = history
+                if not state.finished:
+                    yield self.status(state), gr.skip(), gr.skip(), history_update, gr.skip()
+        except asyncio.CancelledError:
+            self.studio.board.abandon(tracked)
+            raise
+        if tracked.error is not None:
+            yield self.failure_line(tracked.error, api_key), gr.skip(), gr.skip(), history, gr.skip()
+            raise self.error(tracked.error, api_key)
+        result = tracked.result
+        summary = self.studio.result_summary(result, own_key)
+        yield self.status(tracked), str(result.path), summary, history, history[0]
+
+    async def variants_in_page(
+        self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history,
+        request: gr.Request = None,  # type: ignore[assignment]
+    ) -> AsyncIterator[tuple]:  # fmt: skip
+        slots = self.studio.settings.max_variants
+        history = list(history or [])
+        blank = [gr.skip()] * slots
+        try:
+            loops = [False, True] if loop_both else [bool(loop)]
+            requests = self.studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url)
+            tracked, own_key = await self.studio.start_many(requests, api_key, self.visitor(request))
+        except RayError as err:
+            yield self.failure_line(err, api_key), *blank, gr.skip()
+            raise self.error(err, api_key) from None
+        names = captions(requests)
+        cleared = [gr.Video(value=None, label=names[i], visible=True) if i < len(requests) else gr.Video(visible=False)
+                   for i in range(slots)]  # fmt: skip
+        yield f"Starting {len(requests)} clips…", *cleared, gr.skip()
+        shown: set[int] = set()
+        try:
+            while True:
+                updates: list[Any] = list(blank)
+                for i, t in enumerate(tracked):
+                    if t.finished and i not in shown:
+                        shown.add(i)
+                        history = self.studio.remember(history, t, own_key)
+                        label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
+                        updates[i] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
+                running = [t for t in tracked if not t.finished]
+                line = f"{len(tracked) - len(running)} of {len(tracked)} done" + (
+                    f" · {self.status(running[0])}" if running else ""
+                )
+                yield line, *updates, history if len(shown) else gr.skip()
+                if not running:
+                    break
+                await asyncio.sleep(1.0)
+        except asyncio.CancelledError:
+            for t in tracked:
+                self.studio.board.abandon(t)
+            raise
+        failed = [t.error for t in tracked if t.error is not None]
+        if failed and len(failed) == len(tracked):
+            raise self.error(failed[0], api_key)
+
+    async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
+        """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
+        paying again, and put them in the history when they are done."""
+        history = list(history or [])
+        for tracked, own_key in self.studio.pick_up(history, api_key, self.visitor(request)):
+            async for state in tracked.changes():
+                if not state.finished:
+                    yield f"Still being made at Segmind (no new charge): {self.status(state)}", gr.skip(), history
+            history = self.studio.remember(history, tracked, own_key)
+            video = str(tracked.result.path) if tracked.result and show else gr.skip()
+            done = "Your clip from before is ready." if tracked.result else self.failure_line(tracked.error, api_key)
+            yield done, video, history
+
+    async def keep_after_cancel(self, history, api_key, request: gr.Request = None):  # type: ignore[assignment]
+        async for status, _, updated in self.pick_up(history, api_key, request, show=False):
+            yield status, updated
+
+    # -- keyframes, continuing, joining
+
+    async def keyframe(self, image: Any, api_key: str) -> tuple[str, str]:
+        """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form."""
+        if not image:
+            return "", ""
+        path = image.get("path") if isinstance(image, dict) else None
+        name = image.get("orig_name") if isinstance(image, dict) else None
+        try:
+            url, notes = await self.studio.keyframe(path, name, api_key, self.uploads)
+        except RayError as err:
+            raise self.error(err, api_key) from None
+        return url, "✓ Ready" + (f" ({'; '.join(notes)})" if notes else "")
+
+    async def continue_from(self, entry: dict | None, api_key: str):
+        """The clip's last frame becomes the next clip's start image, with its settings ready to tweak."""
+        if not entry:
+            raise gr.Error("Make a clip first, then continue from it.", title="Nothing to continue")
+        try:
+            url = await self.studio.continue_from(entry, api_key)
+        except RayError as err:
+            raise self.error(err, api_key) from None
+        prompt, ratio, duration, loop, _, end = form_values(entry)
+        note = (
+            "Continuing from the last frame of that clip: its frame is the start image. Tweak the prompt and Generate."
+        )
+        return prompt, ratio, duration, loop, url, end, {"id": entry.get("id"), "url": url}, note
+
+    async def join(self, history: list[dict], entry: dict | None, api_key: str = "") -> str:
+        try:
+            path = await self.studio.join_chain(list(history or []), (entry or {}).get("id", ""))
+        except RayError as err:
+            raise self.error(err, api_key) from None
+        return str(path)
+
+    def chain_button(self, history: list[dict], entry: dict | None) -> gr.Button:
+        chain = self.studio.chain_of(list(history or []), (entry or {}).get("id", ""))
+        return gr.Button(visible=len(chain) >= 2, value=f"Download the chain of {len(chain)} clips as one MP4")
+
+    # -- history cards
+
+    def clip_path(self, entry: dict) -> str | None:
+        try:
+            return str(self.studio.clip_file(entry))
+        except RayError:
+            return None
+
+    def price_line(self, duration: Any) -> str:
+        return self.studio.price_line(duration)
+
+    def variants_price(self, prompts: str, aspect_ratios: list[str], loop_both: bool, duration: Any) -> str:
+        lines = len([p for p in str(prompts or "").splitlines() if p.strip()])
+        count = lines * len(aspect_ratios or []) * (2 if loop_both else 1)
+        cap = self.studio.settings.max_variants
+        if count == 0:
+            return "Write one wording per line and choose at least one shape."
+        if count > cap:
+            return f"⚠️ {count} variants: the limit is {cap}. Use fewer wordings or shapes."
+        return self.studio.price_line(duration, count)

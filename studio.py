@@ -1,0 +1,517 @@
+"""The page's server side, without any UI: whose key a clip uses, what it may spend, where its file
+goes, and the history entry a visitor's browser keeps of it.
+
+app.py turns a Gradio request into a ``Visitor`` and calls ``Studio``; everything here is plain Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+import media
+from jobs import JobBoard, Release, Tracked
+from ray_client import (
+    InvalidRequestError,
+    MissingAPIKeyError,
+    RayClient,
+    RayError,
+    VideoRequest,
+    VideoResult,
+    env_bool,
+    env_whole,
+    format_usd,
+    redact,
+)
+from visitors import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
+
+log = logging.getLogger("ray_studio")
+
+OWN_KEY_IN_FLIGHT = 8  # clips one visitor may have waiting or running at once on their own key
+PICK_UP_AT_ONCE = 4  # clips from before a restart one page load may follow again
+HISTORY_LENGTH = 50
+MAX_UPLOAD_BYTES = media.MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
+IMAGE_WORK_AT_ONCE = 2  # a 52 MP PNG takes up to 0.5 GB to check; two at a time on a small machine
+
+
+def parse_auth(raw: str) -> tuple[tuple[str, str], ...]:
+    """RAY_AUTH: ``user:password`` pairs separated by commas; never echoes a password."""
+    pairs = []
+    for item in (part.strip() for part in re.split(r"[,;]", raw or "")):
+        if not item:
+            continue
+        user, sep, password = item.partition(":")
+        if not sep or not user.strip() or not password:
+            named = f"the entry for {user.strip()[:20]!r}" if sep else "an entry"
+            raise InvalidRequestError([f"RAY_AUTH must be user:password pairs separated by commas ({named} is not)"])
+        pairs.append((user.strip(), password))
+    return tuple(pairs)
+
+
+class RedactKeys(logging.Filter):
+    """Hides every piece of the page's key (and any key handed in) in every log record, whoever logs it."""
+
+    def __init__(self, secrets: Callable[[], Iterable[str | None]]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = [s for s in self.secrets() if s]
+        if secrets:
+            message = record.getMessage()
+            hidden = redact(message, secrets)
+            if hidden != message:
+                record.msg, record.args = hidden, None
+        return True
+
+    @classmethod
+    def install(cls, secrets: Callable[[], Iterable[str | None]]) -> RedactKeys:
+        keep = cls(secrets)
+        root = logging.getLogger()
+        for old in [f for f in root.filters if isinstance(f, cls)]:
+            root.removeFilter(old)
+        root.addFilter(keep)
+        for handler in root.handlers:
+            for old in [f for f in handler.filters if isinstance(f, cls)]:
+                handler.removeFilter(old)
+            handler.addFilter(keep)
+        return keep
+
+
+@dataclasses.dataclass(frozen=True)
+class AppSettings:
+    """App settings; names and defaults are in .env.example."""
+
+    concurrency: int = 32
+    queue_size: int = 100
+    clip_max_age: int = 86_400
+    cleanup_every: int = 3_600
+    mcp: bool = False
+    max_variants: int = 4
+    save_dir: Path | None = None
+    auth: tuple[tuple[str, str], ...] = ()
+    hf_login: bool = False
+    # The browser history is encrypted with this in localStorage. It reaches every browser in the
+    # page's config, so it is no secret from visitors; a fixed value keeps histories readable across
+    # restarts (Gradio's default is new at each start).
+    browser_secret: str = "ray-studio-history-v1"
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AppSettings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            auth=parse_auth(env.get("RAY_AUTH", "")),
+            hf_login=env_bool(env, "RAY_HF_LOGIN", cls.hf_login),
+            save_dir=Path(env["RAY_SAVE_DIR"].strip()).expanduser() if env.get("RAY_SAVE_DIR", "").strip() else None,
+            browser_secret=env.get("RAY_BROWSER_SECRET", "").strip() or cls.browser_secret,
+            concurrency=env_whole(env, "RAY_CONCURRENCY", cls.concurrency, minimum=1),
+            queue_size=env_whole(env, "RAY_QUEUE_SIZE", cls.queue_size, minimum=1),
+            clip_max_age=env_whole(env, "RAY_CLIP_MAX_AGE", cls.clip_max_age, minimum=1),
+            cleanup_every=env_whole(env, "RAY_CLEANUP_EVERY", cls.cleanup_every, minimum=1),
+            mcp=env_bool(env, "RAY_MCP", cls.mcp),
+            max_variants=env_whole(env, "RAY_MAX_VARIANTS", cls.max_variants, minimum=1),
+        )
+
+
+class TooManyVariantsError(InvalidRequestError):
+    title = "Too many variants"
+    action = "Use fewer wordings or shapes; nothing was sent and nothing was charged."
+
+
+class ClipGoneError(InvalidRequestError):
+    title = "Clip no longer here"
+    action = "Make it again from its settings; clips are kept a day."
+
+
+class TooManyRunningError(RayError):
+    title = "Too many clips at once"
+    action = "Wait for one of them to finish, then try again; nothing was sent."
+
+
+# --------------------------------------------------------------------------- file names
+
+
+def slug(prompt: str, words: int = 6, limit: int = 48) -> str:
+    """``lighthouse-at-dusk``: the prompt's first words, ASCII letters and digits only, safe on every OS."""
+    ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode().lower()
+    parts = re.findall(r"[a-z0-9]+", ascii_text)[:words]
+    text = "-".join(parts)[:limit].strip("-")
+    return text or "clip"
+
+
+def clip_name(request: VideoRequest) -> str:
+    """``lighthouse-at-dusk_16x9_5s.mp4`` (``_loop`` when it loops)."""
+    parts = [slug(request.prompt), request.aspect_ratio.replace(":", "x"), f"{request.duration}s"]
+    if request.loop:
+        parts.append("loop")
+    return "_".join(parts) + ".mp4"
+
+
+# --------------------------------------------------------------------------- history entries
+
+ENTRY_FILE = re.compile(r"[0-9a-f]{32}/[A-Za-z0-9_.-]{1,120}\.mp4")
+
+
+def entry_for(tracked: Tracked, own_key: bool, continues: str | None = None) -> dict[str, Any]:
+    """What a visitor's browser keeps of one clip: enough to show it, restore its settings, make it
+    again and find it after a reload. No server path, no key."""
+    r = tracked.request
+    entry: dict[str, Any] = {
+        "id": tracked.ticket,
+        "job": tracked.job_id,
+        "state": {"done": "done", "failed": "failed", "stopped": "failed"}.get(tracked.phase, "running"),
+        "created": round(time.time() - tracked.elapsed),
+        "own_key": own_key,
+    }
+    if continues:
+        entry["continues"] = continues
+    if r is not None:
+        entry.update(
+            prompt=r.prompt,
+            aspect_ratio=r.aspect_ratio,
+            duration=r.duration,
+            loop=r.loop,
+            start_image_url=r.start_image_url or "",
+            end_image_url=r.end_image_url or "",
+        )
+    if tracked.result is not None:
+        entry.update(took=round(tracked.result.elapsed_seconds, 1), size=tracked.result.size_bytes)
+        if tracked.result.cost is not None:
+            entry["cost"] = tracked.result.cost
+        entry["file"] = f"{tracked.ticket}/{tracked.target.name}"
+    if tracked.error is not None:
+        entry["error"] = tracked.error.visitor_message(own_key)
+    return entry
+
+
+# --------------------------------------------------------------------------- the studio
+
+
+class Studio:
+    """Starts clips for visitors: the key rules, the owner's spending limits, the clip folder."""
+
+    def __init__(
+        self,
+        client: RayClient,
+        board: JobBoard,
+        gate: SpendGate,
+        clips: Path,
+        settings: AppSettings | None = None,
+    ) -> None:
+        self.client = client
+        self.board = board
+        self.gate = gate
+        self.clips = clips
+        self.settings = settings or AppSettings()
+        self._image_work = anyio.Semaphore(IMAGE_WORK_AT_ONCE)
+
+    @property
+    def policy(self) -> SpendPolicy:
+        return self.gate.policy
+
+    @property
+    def has_owner_key(self) -> bool:
+        return bool(self.client.settings.api_key) and not self.policy.own_key_only
+
+    def price(self, duration: Any, clips: int = 1) -> float:
+        try:
+            seconds = int(duration)
+        except (TypeError, ValueError):
+            seconds = 5
+        return round(clips * seconds * self.client.settings.price_per_second, 6)
+
+    def price_line(self, duration: Any, clips: int = 1) -> str:
+        """What the form will cost before anything is pressed."""
+        cost = format_usd(self.price(duration, clips))
+        each = format_usd(self.price(duration))
+        if clips == 1:
+            return f"This clip costs **{cost}** at Segmind's listed price."
+        return f"These {clips} clips cost **{cost}** ({each} each) at Segmind's listed price."
+
+    def key_for(self, api_key: Any) -> tuple[str, bool]:
+        """The key a visitor's call uses, and whether it is their own. A blank field means the page's
+        key, unless the page runs on visitors' own keys only."""
+        if api_key is not None and not isinstance(api_key, str):
+            return self.client.key_for(api_key), True  # raises KeyFormatError
+        if (api_key or "").strip():
+            return self.client.key_for(api_key), True
+        if self.policy.own_key_only:
+            raise OwnKeyRequiredError()
+        if not self.client.settings.api_key:
+            raise MissingAPIKeyError()
+        return self.client.key_for(None), False
+
+    def _target(self, request: VideoRequest, ticket_hint: str) -> Path:
+        return self.clips / ticket_hint / clip_name(request)
+
+    async def _thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def start(self, request: VideoRequest, api_key: Any, visitor: Visitor) -> tuple[Tracked, bool]:
+        """Check everything that costs nothing, take the visitor's leave to spend (on the owner's key),
+        and hand the clip to the board. Returns the tracked job and whether the visitor's own key is used."""
+        (tracked,), own_key = await self.start_many([request], api_key, visitor)
+        return tracked, own_key
+
+    async def start_many(
+        self, requests: list[VideoRequest], api_key: Any, visitor: Visitor
+    ) -> tuple[list[Tracked], bool]:
+        """Several clips as one call (variants): one admission for all, each clip its own job."""
+        key, own_key = self.key_for(api_key)
+        for request in requests:
+            self.client.check_request(request)
+        folder_probe = self.clips / "probe.mp4"
+        self.client.check_output(folder_probe)
+        if own_key and self.board.running(visitor.id) + len(requests) > OWN_KEY_IN_FLIGHT:
+            raise TooManyRunningError(f"you have {self.board.running(visitor.id)} clips waiting or running here")
+        settle = [Release() for _ in requests]
+        if not own_key:
+            cost = sum(self.price(r.duration) for r in requests)
+            admission = await self._thread(self.gate.admit, visitor, len(requests), cost)
+            settle = _shared_settlement(admission, [self.price(r.duration) for r in requests])
+        tracked = []
+        for request, release in zip(requests, settle, strict=True):
+            ticket = os.urandom(16).hex()
+            tracked.append(self.board.start(request, key, visitor.id, self._target(request, ticket), release, ticket))
+        log.info(
+            "%s started %d clip(s) on %s key",
+            visitor.label,
+            len(requests),
+            "their own" if own_key else "the owner's",
+        )
+        return tracked, own_key
+
+    def result_summary(self, result: VideoResult, own_key: bool) -> str:
+        """The line under a clip: a visitor sees no balance of the owner's account."""
+        line = result.summary(show_credits=own_key)
+        return line + (" · billed to your key" if own_key else " · billed to this page's key")
+
+    # -- keyframes, continuing and joining (uploads are free; they use the key a generation would)
+
+    async def keyframe(self, path: Any, name: Any, api_key: Any, uploads: Path) -> tuple[str, tuple[str, ...]]:
+        """A visitor's image, checked here (Pillow) and hosted at Segmind's storage: its URL, and what
+        was done to it. ``path`` must be a file Gradio's upload route saved in ``uploads``."""
+        source = _uploaded_file(path, uploads)
+        label = name if isinstance(name, str) and name.strip() else source.name
+        key, _ = self.key_for(api_key)
+        async with self._image_work:
+            frame = await self._thread(media.load_keyframe, source, label[:80])
+        (url,) = await self._thread(self.client.upload, [frame.data_url()], key)
+        return url, frame.notes
+
+    async def continue_from(self, entry: dict, api_key: Any) -> str:
+        """The last frame of a clip in a visitor's history, hosted to be the next clip's start image."""
+        clip = self.clip_file(entry)
+        key, _ = self.key_for(api_key)
+        async with self._image_work:
+            frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
+        (url,) = await self._thread(self.client.upload, [frame.data_url()], key)
+        return url
+
+    def chain_of(self, history: list[dict], entry_id: str) -> list[dict]:
+        """The clips that lead to ``entry_id`` by "continue", oldest first."""
+        by_id = {e.get("id"): e for e in history if isinstance(e, dict)}
+        chain, seen = [], set()
+        entry = by_id.get(entry_id)
+        while entry is not None and entry.get("id") not in seen:
+            seen.add(entry.get("id"))
+            chain.append(entry)
+            entry = by_id.get(entry.get("continues"))
+        return chain[::-1]
+
+    async def join_chain(self, history: list[dict], entry_id: str) -> Path:
+        """The chain ending at ``entry_id`` as one MP4, joined without re-encoding."""
+        chain = self.chain_of(history, entry_id)
+        if len(chain) < 2:
+            raise InvalidRequestError(["this clip does not continue another one; there is nothing to join"])
+        clips = [self.clip_file(e) for e in chain]
+        output = self.clips / os.urandom(16).hex() / f"{clips[-1].stem}_chain-of-{len(clips)}.mp4"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        await self._thread(media.join_clips, clips, output, [c.name for c in clips])
+        return output
+
+    def clip_file(self, entry: Any) -> Path:
+        """The file of a history entry, if this server still has it."""
+        name = validate_entry_file(entry.get("file") if isinstance(entry, dict) else None)
+        path = self.clips / name if name else None
+        if path is None or not path.is_file():
+            raise ClipGoneError(["this server no longer has that clip"])
+        return path
+
+    # -- variants
+
+    def variant_requests(
+        self, prompts: Any, aspect_ratios: Any, duration: Any, loops: Any, start: Any = "", end: Any = ""
+    ) -> list[VideoRequest]:
+        """Every wording × shape (× loop on/off): checked and capped before anything is sent."""
+        lines = [line.strip() for line in str(prompts or "").splitlines() if line.strip()]
+        ratios = [aspect_ratios] if isinstance(aspect_ratios, str) else list(aspect_ratios or [])
+        loop_values = loops if isinstance(loops, (list, tuple)) else [loops]
+        if not lines:
+            raise InvalidRequestError(["give at least one prompt (one per line)"])
+        if not ratios:
+            raise InvalidRequestError(["choose at least one aspect ratio"])
+        count = len(lines) * len(ratios) * len(loop_values)
+        if count > self.settings.max_variants:
+            raise TooManyVariantsError(
+                [f"{count} variants asked for ({len(lines)} wordings × {len(ratios)} shapes"
+                 + (" × loop on and off" if len(loop_values) > 1 else "")
+                 + f"); the limit is {self.settings.max_variants}"]
+            )  # fmt: skip
+        return [VideoRequest(p, r, duration, loop, start, end) for p in lines for r in ratios for loop in loop_values]
+
+    def limits_line(self) -> str:
+        """What a visitor may make on the page's key (and today's budget left), for the page."""
+        if not self.client.settings.api_key and not self.policy.own_key_only:
+            return ""
+        try:
+            return self.gate.describe() + "."
+        except RayError:
+            return ""
+
+    def remember(
+        self, history: list[dict], tracked: Tracked, own_key: bool, continues: str | None = None
+    ) -> list[dict]:
+        """The visitor's history with this clip's entry first (replacing an older one of it)."""
+        older = next((e for e in history if isinstance(e, dict) and e.get("id") == tracked.ticket), {})
+        entry = entry_for(tracked, own_key, continues or older.get("continues"))
+        rest = [e for e in history if isinstance(e, dict) and e.get("id") != entry["id"]]
+        return [entry, *rest][:HISTORY_LENGTH]
+
+    def pick_up(self, history: list[dict], api_key: Any, visitor: Visitor) -> list[tuple[Tracked, bool]]:
+        """The clips a visitor's history says are still being made, followed again: by this server's
+        board if it knows them, else by their Segmind job id (a status check, never a new submission)."""
+        found: list[tuple[Tracked, bool]] = []
+        unknown = 0
+        for entry in history:
+            if not isinstance(entry, dict) or entry.get("state") != "running":
+                continue
+            own_key = bool(entry.get("own_key"))
+            tracked = self.board.get(str(entry.get("job") or "")) or self.board.get(str(entry.get("id") or ""))
+            if tracked is None and entry.get("job") and unknown < PICK_UP_AT_ONCE:
+                try:
+                    tracked = self._follow_entry(entry, api_key if own_key else "", visitor)
+                    unknown += 1
+                except RayError:
+                    continue
+            if tracked is not None:
+                found.append((tracked, own_key))
+        return found
+
+    def _follow_entry(self, entry: dict, api_key: Any, visitor: Visitor) -> Tracked:
+        key, _ = self.key_for(api_key)
+        request = _request_of(entry)
+        ticket = str(entry.get("id"))
+        ticket = ticket if re.fullmatch(r"[0-9a-f]{32}", ticket) else os.urandom(16).hex()
+        target = self._target(request, ticket)
+        return self.board.follow(str(entry["job"]), key, visitor.id, target, request, ticket)
+
+
+def _shared_settlement(admission: Any, prices: list[float]) -> list[Release]:
+    """One admission for several clips: the slot is released when the last clip's request has ended;
+    money comes back clip by clip for those that cannot have been billed."""
+    remaining = [len(prices)]
+
+    def release() -> None:
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            admission.release()
+
+    return [Release(release, functools.partial(admission.refund, price)) for price in prices]
+
+
+def status_line(tracked: Tracked, board: JobBoard) -> str:
+    """Where a clip is, for the page: ``Generating… 0:42 (usually about 1:10)``."""
+    elapsed = clock(tracked.elapsed)
+    if tracked.phase == "waiting":
+        return f"Waiting for a free slot on this server… {elapsed} (nothing sent yet)"
+    if tracked.phase == "submitting":
+        return "Sending to Segmind…"
+    if tracked.phase == "QUEUED":
+        return f"Queued at Segmind… {elapsed}"
+    if tracked.phase == "PROCESSING":
+        usually = board.estimate(tracked.request.duration) if tracked.request else None
+        return f"Generating… {elapsed}" + (f" (usually about {clock(usually)})" if usually else "")
+    if tracked.phase == "downloading":
+        return f"Downloading the clip… {elapsed}"
+    if tracked.phase == "done":
+        return f"Done in {clock(tracked.result.elapsed_seconds if tracked.result else tracked.elapsed)}."
+    if tracked.phase == "stopped":
+        return "Stopped before anything was sent; nothing was charged."
+    return ""
+
+
+def clock(seconds: float) -> str:
+    """``0:42``, ``12:05``."""
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def captions(requests: list[VideoRequest]) -> list[str]:
+    """Each variant named by what differs from the others (``16:9 · loop``, or its wording)."""
+    differs = {
+        "prompt": len({r.prompt for r in requests}) > 1,
+        "aspect_ratio": len({r.aspect_ratio for r in requests}) > 1,
+        "loop": len({r.loop for r in requests}) > 1,
+    }
+    out = []
+    for r in requests:
+        parts = []
+        if differs["prompt"]:
+            parts.append(f"“{r.prompt[:60]}{'…' if len(r.prompt) > 60 else ''}”")
+        if differs["aspect_ratio"]:
+            parts.append(r.aspect_ratio)
+        if differs["loop"]:
+            parts.append("loop" if r.loop else "no loop")
+        out.append(" · ".join(parts) or r.describe())
+    return out
+
+
+def _request_of(entry: dict) -> VideoRequest:
+    return VideoRequest(
+        entry.get("prompt", ""),
+        entry.get("aspect_ratio", "16:9"),
+        entry.get("duration", 5),
+        entry.get("loop", False),
+        entry.get("start_image_url") or None,
+        entry.get("end_image_url") or None,
+    )
+
+
+def _uploaded_file(path: Any, uploads: Path) -> Path:
+    """A file Gradio's upload route saved, and nothing else: a payload naming any other path is refused."""
+    if not isinstance(path, str) or not path:
+        raise InvalidRequestError(["no image was received; pick or drop the image again"])
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(uploads.resolve()) or not resolved.is_file():
+        raise InvalidRequestError(["that image is not one uploaded to this page; pick or drop it again"])
+    return resolved
+
+
+def validate_entry_file(name: Any) -> str | None:
+    """A history entry's file, if it is one this server could have written (never a path it was handed)."""
+    return name if isinstance(name, str) and ENTRY_FILE.fullmatch(name) else None
+
+
+__all__ = [
+    "AppSettings",
+    "InvalidRequestError",
+    "Studio",
+    "TooManyRunningError",
+    "clip_name",
+    "entry_for",
+    "slug",
+    "validate_entry_file",
+]
