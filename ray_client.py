@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -97,6 +97,7 @@ from ray_request import (  # noqa: F401  (re-exported)
     MAX_URL_CHARS,
     PRICE_PER_SECOND,
     VideoRequest,
+    _url_problem,
     format_usd,
     private_host_problem,
 )
@@ -112,6 +113,9 @@ from ray_settings import (  # noqa: F401  (re-exported)
     env_whole,
     origin,
 )
+
+if TYPE_CHECKING:
+    from media import Keyframe
 
 log = logging.getLogger("ray_client")
 
@@ -839,6 +843,42 @@ class RayClient:
         ):
             raise UploadResponseError("Segmind's storage answered without the image's URL")
         return urls
+
+    def keyframe_url(
+        self,
+        source: str | os.PathLike[str] | bytes | Keyframe | None,
+        api_key: str | None = None,
+        *,
+        name: str | None = None,
+    ) -> str | None:
+        """A keyframe URL for ``VideoRequest(start_image_url=...)`` from whatever a person has:
+
+        - None or "": None (no keyframe);
+        - an http(s) URL: checked as a request's keyframe URL would be (its form, and no private or
+          local host unless it is Segmind's own storage, as configured) and returned; nothing is sent;
+        - a local image, as a path or its bytes: checked on this machine by ``media.load_keyframe`` (a
+          ``MediaError`` naming the file when it is no usable image; nothing sent), then uploaded once
+          to Segmind's storage (not billed) with the key a generation would use; its hosted URL;
+        - a ``media.Keyframe`` already prepared (``media.load_keyframe``, ``media.last_frame``): uploaded.
+
+        ``name`` is what messages call the source (default: the path as given, or "keyframe URL").
+        """
+        from media import Keyframe, load_keyframe  # here, not at the top: media loads Pillow and PyAV
+
+        if source is None or (isinstance(source, str) and not source.strip()):
+            return None
+        # A scheme of two letters at least: "C://..." is a Windows path.
+        if isinstance(source, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", source.strip()):
+            url, label = source.strip(), name or "keyframe URL"
+            problem = _url_problem(label, url)
+            if problem is None and origin(url) not in self.settings.trusted_origins:
+                problem = private_host_problem(label, url)
+            if problem:
+                raise InvalidRequestError([problem])
+            return url
+        key = self.key_for(api_key)  # before the image is read: a missing key is the cheaper news
+        keyframe = source if isinstance(source, Keyframe) else load_keyframe(source, name)
+        return self.upload([keyframe.data_url()], key)[0]
 
 
 class _LinkFailedError(InvalidResponseError):
