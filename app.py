@@ -189,7 +189,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
                         with gr.Row(equal_height=True):
                             gr.Markdown(f"**{group}**", min_height=0)
                             phrase_buttons += [(p, gr.Button(p, size="sm", scale=0)) for p in phrases]
-                with gr.Accordion("Keyframes: start and end images (optional)", open=False), gr.Row():
+                with gr.Accordion("Keyframes: start and end images (optional)", open=False) as keyframe_box, gr.Row():
                     keyframes = {}
                     for which in ("start", "end"):
                         with gr.Column():
@@ -249,18 +249,21 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
                                 slot.postprocess = serve_as_is
                                 slots.append(slot)
         with gr.Column(elem_id="history"):
-            gr.Markdown("### Your clips\nKept in this browser only; the server keeps the files a day.")
+            gr.Markdown(
+                "### Your clips\nNewest first, kept in this browser only (nobody else sees them); the server keeps "
+                "the files a day."
+            )
             history = gr.BrowserState([], storage_key="ray-studio-history", secret=settings.browser_secret)
             current = gr.State(None)  # the history entry in the player
             continuing = gr.State(None)  # {"id", "url"}: the next clip continues that one
 
             form = [prompt, aspect_ratio, duration, loop, start_image_url, end_image_url]
 
-            @gr.render(inputs=[history])
+            # Rendered on each change only: on load, page.pick_up sends the stored history back once
+            # (a render on load too would race it and leave the page with the older render's buttons).
+            @gr.render(inputs=[history], triggers=[history.change])
             def history_cards(entries: list[dict]):
                 entries = [e for e in (entries or []) if isinstance(e, dict)][:CARD_LIMIT]
-                if not entries:
-                    gr.HTML("<p>Nothing yet: your clips will be listed here, newest first.</p>")
                 with gr.Row(equal_height=False):
                     for entry in entries:
                         with gr.Column(min_width=260, elem_classes="history-card"):
@@ -295,12 +298,12 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
                                 )
                                 delete = gr.Button("Delete", size="sm", variant="stop", elem_classes="card-delete")
                             values = form_values(entry)
-                            restore.click(lambda v=values: v, None, form, **private)
-                            rerun.click(lambda v=values: v, None, form, **private).then(
+                            restore.click(lambda v=values: v, None, form, **card_event)
+                            rerun.click(lambda v=values: v, None, form, **card_event).then(
                                 None, js="() => rayStudio.clickGenerate()"
                             )
-                            further.click(lambda e=entry: e, None, current, **private).then(**continue_clip)
-                            delete.click(functools.partial(without, entry.get("id")), history, history, **private)
+                            further.click(lambda e=entry: e, None, current, **card_event).then(**continue_clip)
+                            delete.click(functools.partial(without, entry.get("id")), history, history, **card_event)
 
         gr.Examples(
             examples=EXAMPLES,
@@ -311,6 +314,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
         )
 
         private: dict[str, Any] = {"api_visibility": "private", "queue": False}
+        card_event: dict[str, Any] = private
         # Waiting on Segmind costs this server nothing but a task, so Gradio runs every generation at
         # once; the job board holds RAY_CONCURRENCY upstream at a time, the gate each visitor's share.
         unlimited: dict[str, Any] = {"concurrency_limit": None}
@@ -318,7 +322,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
             "fn": page.continue_from,
             "inputs": [current, api_key],
             "api_visibility": "private",
-            "outputs": [*form, continuing, status],
+            "outputs": [*form, continuing, status, keyframe_box],
         }
         locked = generate_btn.click(
             busy, loop, [generate_btn, cancel_btn, video], js="(l) => { rayStudio.focusResult(); return l; }", **private

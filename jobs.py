@@ -123,8 +123,10 @@ class JobBoard:
         self._slots: asyncio.Semaphore | None = None
         self._limiter = anyio.CapacityLimiter(threads)
         self._by_ticket: dict[str, Tracked] = {}
+        self._background: set[asyncio.Task] = set()
         self._by_job: dict[str, Tracked] = {}
         self._keep_finished = keep_finished
+        self.on_done: Callable[[Tracked], None] | None = None  # run in a worker thread for each clip made
         self._recent: dict[int, collections.deque[float]] = collections.defaultdict(
             lambda: collections.deque(maxlen=12)
         )
@@ -295,5 +297,9 @@ class JobBoard:
     def _finish(self, tracked: Tracked, result: VideoResult) -> None:
         tracked.result = result
         tracked._set("done")
+        if self.on_done is not None:
+            task = asyncio.create_task(self._thread(self.on_done, tracked), name=f"ray-keep-{tracked.ticket}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         log.info("job %s done: %s in %.1f s", tracked.job_id or tracked.ticket, result.size_label,
                  result.elapsed_seconds)  # fmt: skip

@@ -269,6 +269,8 @@ class Page:
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
         paying again, and put them in the history when they are done."""
         history = list(history or [])
+        # Sent back as it is first: this change is what renders the cards from the stored history.
+        yield gr.skip(), gr.skip(), history
         for tracked, own_key in self.studio.pick_up(history, api_key, self.visitor(request)):
             async for state in tracked.changes():
                 if not state.finished:
@@ -305,10 +307,9 @@ class Page:
         except RayError as err:
             raise self.error(err, api_key) from None
         prompt, ratio, duration, loop, _, end = form_values(entry)
-        note = (
-            "Continuing from the last frame of that clip: its frame is the start image. Tweak the prompt and Generate."
-        )
-        return prompt, ratio, duration, loop, url, end, {"id": entry.get("id"), "url": url}, note
+        note = "Continuing from that clip: its last frame is the start image. Tweak the prompt, then Generate."
+        shown = gr.Accordion(open=True)  # the start image it set, in sight
+        return prompt, ratio, duration, loop, url, end, {"id": entry.get("id"), "url": url}, note, shown
 
     async def join(self, history: list[dict], entry: dict | None, api_key: str = "") -> str:
         try:

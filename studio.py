@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 import media
+from clip_files import clip_name, keep
 from jobs import JobBoard, Release, Tracked
 from ray_client import (
     InvalidRequestError,
@@ -140,25 +140,6 @@ class TooManyRunningError(RayError):
     action = "Wait for one of them to finish, then try again; nothing was sent."
 
 
-# --------------------------------------------------------------------------- file names
-
-
-def slug(prompt: str, words: int = 6, limit: int = 48) -> str:
-    """``lighthouse-at-dusk``: the prompt's first words, ASCII letters and digits only, safe on every OS."""
-    ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode().lower()
-    parts = re.findall(r"[a-z0-9]+", ascii_text)[:words]
-    text = "-".join(parts)[:limit].strip("-")
-    return text or "clip"
-
-
-def clip_name(request: VideoRequest) -> str:
-    """``lighthouse-at-dusk_16x9_5s.mp4`` (``_loop`` when it loops)."""
-    parts = [slug(request.prompt), request.aspect_ratio.replace(":", "x"), f"{request.duration}s"]
-    if request.loop:
-        parts.append("loop")
-    return "_".join(parts) + ".mp4"
-
-
 # --------------------------------------------------------------------------- history entries
 
 ENTRY_FILE = re.compile(r"[0-9a-f]{32}/[A-Za-z0-9_.-]{1,120}\.mp4")
@@ -216,6 +197,20 @@ class Studio:
         self.clips = clips
         self.settings = settings or AppSettings()
         self._image_work = anyio.Semaphore(IMAGE_WORK_AT_ONCE)
+        if self.settings.save_dir is not None:
+            board.on_done = self.keep_copy
+
+    def keep_copy(self, tracked: Tracked) -> None:
+        """RAY_SAVE_DIR: every clip this server makes, kept with a sidecar to make it again (in a worker thread)."""
+        if tracked.result is None or self.settings.save_dir is None:
+            return
+        try:
+            clip, _ = keep(tracked.result, self.settings.save_dir, model=self.client.settings.model,
+                           api_mode=self.client.settings.api_mode)  # fmt: skip
+        except OSError as err:
+            log.warning("could not keep a copy in RAY_SAVE_DIR: %s", err.strerror or type(err).__name__)
+        else:
+            log.info("kept %s", clip.name)
 
     @property
     def policy(self) -> SpendPolicy:
@@ -510,8 +505,6 @@ __all__ = [
     "InvalidRequestError",
     "Studio",
     "TooManyRunningError",
-    "clip_name",
     "entry_for",
-    "slug",
     "validate_entry_file",
 ]

@@ -387,3 +387,62 @@ def test_examples_are_never_generated_at_start_up(tmp_path):
         fetch(running.url)
         fetch(running.url + "config")
         assert fresh.received == []
+
+
+# --------------------------------------------------------------------------- variants, names, sidecars
+
+
+def variants(api: Client, prompts: str, ratios: list[str], **params):
+    return api.predict(prompts=prompts, aspect_ratios=ratios, **params, api_name="/variants")
+
+
+def test_variants_send_every_wording_in_every_shape(api, upstream):
+    clips, summary = variants(api, "a lighthouse at dusk\na lighthouse in a storm", ["16:9", "9:16"], duration=9)
+    sent = sorted((s.body["prompt"], s.body["aspect_ratio"], s.body["duration"]) for s in upstream.submissions)
+    assert sent == sorted(
+        (p, r, 9) for p in ("a lighthouse at dusk", "a lighthouse in a storm") for r in ("16:9", "9:16")
+    )
+    assert len(clips) == 4 and summary.startswith("4 of 4 clips made · $2.70")
+    captions = sorted(c["caption"] for c in clips)
+    assert "“a lighthouse in a storm” · 9:16" in captions
+
+
+def test_variants_run_at_once(api, upstream):
+    upstream.default = Reply(processing=1.0)
+    variants(api, "a fox\na hare", ["1:1", "21:9"])
+    first_done = min(job.finished_at for job in upstream.jobs.values())
+    assert len(upstream.submissions) == 4
+    assert all(s.at < first_done for s in upstream.submissions)  # all four were queued before any finished
+
+
+def test_more_variants_than_the_cap_are_refused_naming_both_numbers_before_any_call(api, upstream):
+    with pytest.raises(AppError) as err:
+        variants(api, "one\ntwo\nthree", ["16:9", "9:16"])
+    assert "6 variants asked for" in err.value.message and "the limit is 4" in err.value.message
+    assert upstream.received == []
+
+
+def test_a_clip_is_named_after_its_prompt_and_settings(api):
+    video, _ = generate(api, "Lighthouse at dusk!", aspect_ratio="16:9", duration=5)
+    assert Path(video).name == "lighthouse-at-dusk_16x9_5s.mp4"
+    video, _ = generate(api, "Lighthouse at dusk!", aspect_ratio="9:16", duration=9, loop=True)
+    assert Path(video).name == "lighthouse-at-dusk_9x16_9s_loop.mp4"
+
+
+def test_with_a_save_dir_every_clip_is_kept_with_a_sidecar_to_make_it_again(upstream, tmp_path):
+    keep = tmp_path / "kept"
+    settings = app.AppSettings(save_dir=keep)
+    with running_app(upstream.base_url, OWNER_KEY, settings, temp_dir=str(tmp_path / "gradio")) as running:
+        generate(Client(running.url, verbose=False), "a lighthouse at dusk", aspect_ratio="9:16",
+                 start_image_url="https://img.test/a.png")  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not list(keep.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (sidecar,) = keep.glob("*.json")
+    data = json.loads(sidecar.read_text())
+    assert (keep / "a-lighthouse-at-dusk_9x16_5s.mp4").read_bytes() == upstream.video
+    assert sidecar.name == "a-lighthouse-at-dusk_9x16_5s.json"
+    assert data["prompt"] == "a lighthouse at dusk" and data["aspect_ratio"] == "9:16"
+    assert data["start_image_url"] == "https://img.test/a.png" and data["model"] == "ray-flash-2-720p"
+    assert data["job_id"] == next(iter(upstream.jobs)) and data["cost_usd"] == 0.375
+    assert OWNER_KEY not in sidecar.read_text()
