@@ -110,6 +110,7 @@ class Page:
         end_image_url: str = "",
         api_key: str = "",
         request: gr.Request = None,  # type: ignore[assignment]
+        profile: gr.OAuthProfile | None = None,
     ) -> tuple[str, str]:
         """Make a 720p video clip with Luma Ray Flash 2 on Segmind.
 
@@ -127,7 +128,7 @@ class Page:
         """
         try:
             video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
-            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request))
+            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request, profile))
             result = await self._outcome(tracked)
         except RayError as err:
             raise self.error(err, api_key) from None
@@ -143,6 +144,7 @@ class Page:
         end_image_url: str = "",
         api_key: str = "",
         request: gr.Request = None,  # type: ignore[assignment]
+        profile: gr.OAuthProfile | None = None,
     ) -> tuple[list[tuple[str, str]], str]:
         """Make several 720p clips at once: every prompt wording (one per line) in every aspect ratio.
 
@@ -162,7 +164,7 @@ class Page:
             requests = self.studio.variant_requests(
                 prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, loop, start_image_url, end_image_url
             )
-            tracked, _ = await self.studio.start_many(requests, api_key, self.visitor(request))
+            tracked, _ = await self.studio.start_many(requests, api_key, self.visitor(request, profile))
             results = await asyncio.gather(*(self._outcome(t) for t in tracked), return_exceptions=True)
         except RayError as err:
             raise self.error(err, api_key) from None
@@ -190,11 +192,12 @@ class Page:
     async def generate_in_page(
         self, prompt, aspect_ratio, duration, loop, start_url, end_url, api_key, history, continuing,
         request: gr.Request = None,  # type: ignore[assignment]
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
         history = list(history or [])
         try:
             video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
-            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request))
+            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request, profile))
         except RayError as err:
             yield self.failure_line(err, api_key), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             raise self.error(err, api_key) from None
@@ -224,6 +227,7 @@ class Page:
     async def variants_in_page(
         self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history,
         request: gr.Request = None,  # type: ignore[assignment]
+        profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
         slots = self.studio.settings.max_variants
         history = list(history or [])
@@ -231,7 +235,7 @@ class Page:
         try:
             loops = [False, True] if loop_both else [bool(loop)]
             requests = self.studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url)
-            tracked, own_key = await self.studio.start_many(requests, api_key, self.visitor(request))
+            tracked, own_key = await self.studio.start_many(requests, api_key, self.visitor(request, profile))
         except RayError as err:
             yield self.failure_line(err, api_key), *blank, gr.skip()
             raise self.error(err, api_key) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -446,3 +447,72 @@ def test_with_a_save_dir_every_clip_is_kept_with_a_sidecar_to_make_it_again(upst
     assert data["start_image_url"] == "https://img.test/a.png" and data["model"] == "ray-flash-2-720p"
     assert data["job_id"] == next(iter(upstream.jobs)) and data["cost_usd"] == 0.375
     assert OWNER_KEY not in sidecar.read_text()
+
+
+# --------------------------------------------------------------------------- settings and odd calls
+
+
+def test_every_setting_the_code_reads_is_in_env_example_and_the_readme():
+    code = "".join(p.read_text() for p in ROOT.glob("*.py"))
+    names = set(re.findall(r'"((?:RAY|SEGMIND)_[A-Z_]+)"', code))
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert len(names) > 25
+    assert sorted(n for n in names if n not in example) == []
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
+
+
+def test_env_example_as_it_is_gives_working_settings():
+    from dotenv import dotenv_values
+
+    from visitors import SpendPolicy
+
+    env = {k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()}
+    settings, policy = app.AppSettings.from_env(env), SpendPolicy.from_env(env)
+    assert settings == app.AppSettings()
+    assert (policy.daily_budget, policy.visitor_limits, policy.in_flight_per_visitor) == (
+        10.0,
+        "4 per 10 minutes; 12 per day",
+        1,
+    )
+    assert app.Settings.from_env(env).api_mode == "async"
+
+
+def test_a_call_with_fewer_inputs_than_the_endpoint_takes_is_told_which(studio, upstream):
+    import requests
+
+    submitted = requests.post(f"{studio.url}gradio_api/call/generate", json={"data": ["a fox"]}, timeout=10)
+    event_id = submitted.json()["event_id"]
+    with requests.get(f"{studio.url}gradio_api/call/generate/{event_id}", stream=True, timeout=30) as events:
+        text = "\n".join(line.decode() for line in events.iter_lines())
+    assert "event: error" in text and "This endpoint takes 7 inputs" in text and "the call sent 1" in text
+    assert "null" not in text.split("event: error", 1)[1]
+    assert upstream.received == []
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("RAY_QUEUE_SIZE", "²"), ("RAY_DAILY_BUDGET", "lots"), ("RAY_VISITOR_LIMITS", "many per hour"),
+     ("SEGMIND_READ_TIMEOUT", "nan"), ("RAY_AUTH", "alice")],
+)  # fmt: skip
+def test_python_app_py_refuses_a_bad_setting_with_exit_2_naming_it(tmp_path, name, value):
+    env = {**os.environ, name: value}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and name in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_with_ray_auth_the_page_and_the_api_need_a_login_and_limits_follow_the_user(upstream, tmp_path):
+    from visitors import SpendPolicy
+
+    settings = app.AppSettings(auth=(("alice", "wonderland"),))
+    policy = SpendPolicy(visitor_limits="1 per minute", daily_budget=None, in_flight_per_visitor=5)
+    with running_app(upstream.base_url, OWNER_KEY, settings, temp_dir=str(tmp_path), policy=policy) as running:
+        with pytest.raises(Exception):  # noqa: B017  (gradio_client's error for a page behind a login)
+            Client(running.url, verbose=False)
+        alice = Client(running.url, auth=("alice", "wonderland"), verbose=False)
+        generate(alice)
+        with pytest.raises(AppError) as refused:
+            generate(alice)
+    assert "Limit reached" in refused.value.title and len(upstream.submissions) == 1
