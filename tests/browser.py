@@ -42,7 +42,3 @@ def wait_until_playing(page, selector: str = VIDEO, timeout: int = 30_000) -> di
         f"() => {{ const v = document.querySelector('{selector}'); return {{loop: v.loop, src: v.src}}; }}"
     )
 
-
-def history_state(page) -> list:
-    """The history entries in this browser's storage, as the page's cards show them."""
-    return page.evaluate("() => document.querySelectorAll('#history .history-card').length")

@@ -82,3 +82,15 @@ def studio(upstream, tmp_path_factory):
 
     with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path_factory.mktemp("gradio"))) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium (Debian's), one per test module."""
+    from tests.browser import launch_chromium
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        browser.close()

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import VIDEO, launch_chromium, open_page, wait_until_playing
+from tests.browser import VIDEO, open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

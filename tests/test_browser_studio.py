@@ -11,22 +11,13 @@ import pytest
 from PIL import Image
 
 import media
-from tests.browser import launch_chromium, open_page, wait_until_playing
+from tests.browser import open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 
 pytestmark = pytest.mark.browser
 
 CARDS = "#history .history-card"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = launch_chromium(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
