@@ -244,20 +244,27 @@ class Page:
                    for i in range(slots)]  # fmt: skip
         yield f"Starting {len(requests)} clips…", *cleared, gr.skip()
         shown: set[int] = set()
+        recorded: dict[int, tuple] = {}  # (job id, finished) each variant's history entry was written with
         try:
             while True:
                 updates: list[Any] = list(blank)
+                changed = False
                 for i, t in enumerate(tracked):
                     if t.finished and i not in shown:
                         shown.add(i)
-                        history = self.studio.remember(history, t, own_key)
                         label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
                         updates[i] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
+                    # Kept in the browser as soon as Segmind gave an id (a reload picks it up), and when done.
+                    mark = (t.job_id, t.finished)
+                    if (t.job_id or t.finished) and recorded.get(i) != mark:
+                        history = self.studio.remember(history, t, own_key)
+                        recorded[i] = mark
+                        changed = True
                 running = [t for t in tracked if not t.finished]
                 line = f"{len(tracked) - len(running)} of {len(tracked)} done" + (
                     f" · {self.status(running[0])}" if running else ""
                 )
-                yield line, *updates, history if len(shown) else gr.skip()
+                yield line, *updates, history if changed else gr.skip()
                 if not running:
                     break
                 await asyncio.sleep(1.0)
