@@ -20,9 +20,12 @@ from typing import Any
 import gradio as gr
 from dotenv import load_dotenv
 from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
+from history import entry_line, form_values
+from http_guard import HttpGuard
 from jobs import JobBoard
-from page import CARD_LIMIT, Page, entry_line, form_values, serve_as_is
+from page import CARD_LIMIT, Page, serve_as_is
 from ray_client import (
     API_KEYS_PAGE,
     ASPECT_RATIOS,
@@ -317,12 +320,14 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
         card_event: dict[str, Any] = private
         # Waiting on Segmind costs this server nothing but a task, so Gradio runs every generation at
         # once; the job board holds RAY_CONCURRENCY upstream at a time, the gate each visitor's share.
+        # Image work too: a visitor's second image is refused at once, so no visitor fills the queue.
         unlimited: dict[str, Any] = {"concurrency_limit": None}
         continue_clip = {
             "fn": page.continue_from,
             "inputs": [current, api_key],
             "api_visibility": "private",
             "outputs": [*form, continuing, status, keyframe_box],
+            **unlimited,
         }
         locked = generate_btn.click(
             busy, loop, [generate_btn, cancel_btn, video], js="(l) => { rayStudio.focusResult(); return l; }", **private
@@ -352,9 +357,9 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
         variants_run.success(studio.limits_line, None, limits, **private)
         extend_btn.click(**continue_clip)
         current.change(lambda entry: gr.Button(interactive=bool(entry)), current, extend_btn, **private)
-        chain_btn.click(page.join, [history, current, api_key], chain_file, api_visibility="private").success(
-            lambda: gr.File(visible=True), None, chain_file, **private
-        )
+        chain_btn.click(
+            page.join, [history, current, api_key], chain_file, api_visibility="private", **unlimited
+        ).success(lambda: gr.File(visible=True), None, chain_file, **private)
         # The API and MCP ways in, with no buttons of their own in the page. preprocess=False: these
         # inputs arrive as plain values either way, and VideoRequest, not Gradio's generic choice
         # check, names a bad value precisely for API callers.
@@ -372,7 +377,8 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
             **unlimited,
         )
         for which, (image, note, url, preview) in keyframes.items():
-            image.input(page.keyframe, [image, api_key], [url, note], preprocess=False, api_visibility="private")
+            image.input(page.keyframe, [image, api_key], [url, note], preprocess=False, api_visibility="private",
+                        **unlimited)  # fmt: skip
             url.change(None, url, preview, js=f"(u) => rayStudio.preview(u, '{which}-preview')")
         for phrase, button in phrase_buttons:
             button.click(None, prompt, prompt, js=f"(p) => rayStudio.append(p, {phrase!r})")
@@ -413,7 +419,7 @@ def guard_inputs(demo: gr.Blocks) -> None:
     demo.validate_inputs = validate  # type: ignore[method-assign]
 
 
-def launch_options(settings: AppSettings) -> dict[str, Any]:
+def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> dict[str, Any]:
     # Gradio's own sync work (file uploads, small events) runs on its thread pool; generations wait
     # on the job board without a thread. run_history off: Gradio would record every run's inputs,
     # the visitor's key among them, and offers to upload that record to a Hugging Face bucket.
@@ -428,6 +434,16 @@ def launch_options(settings: AppSettings) -> dict[str, Any]:
         "run_history": False,
         "max_file_size": settings.max_upload_bytes,
         "auth": list(settings.auth) or None,
+        # Body sizes, the upload quota, and the MCP caller's address: see http_guard.
+        "app_kwargs": {
+            "middleware": [
+                Middleware(
+                    HttpGuard,
+                    proxy_hops=(policy or SpendPolicy()).proxy_hops,
+                    max_upload=settings.max_upload_bytes,
+                )
+            ]
+        },
     }
 
 
@@ -454,7 +470,8 @@ def main(argv: list[str] | None = None) -> None:
     if not client.settings.api_key:
         log.warning("SEGMIND_API_KEY is not set: visitors must paste their own key")
     demo = build_demo(client, settings, policy)
-    demo.launch(share=args.share or None, server_name=args.host, server_port=args.port, **launch_options(settings))
+    options = launch_options(settings, policy)
+    demo.launch(share=args.share or None, server_name=args.host, server_port=args.port, **options)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import anyio.to_thread
 from ray_client import (
     CancelledError,
     Job,
+    JobFailedError,
+    JobNotFoundError,
     JobStatus,
     PollPlan,
     QueueUnavailableError,
@@ -35,6 +37,7 @@ from ray_client import (
     RayError,
     VideoRequest,
     VideoResult,
+    VideoTooLargeError,
     surely_not_billed,
 )
 
@@ -76,6 +79,8 @@ class Tracked:
     result: VideoResult | None = None
     error: RayError | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    follow_only: bool = False  # picked up by its job id: no submission, no slot
+    fetch_failed: bool = False  # Segmind has (or may still make) the clip; a later visit fetches it
     task: asyncio.Task | None = None
     watchers: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -139,6 +144,10 @@ class JobBoard:
     def running(self, owner: str) -> int:
         return sum(1 for t in self._by_ticket.values() if t.owner == owner and not t.finished)
 
+    def following(self, owner: str) -> int:
+        """Jobs picked up by id for this visitor that are still being followed."""
+        return sum(1 for t in self._by_ticket.values() if t.owner == owner and t.follow_only and not t.finished)
+
     def estimate(self, duration: int) -> float:
         """Seconds from submission to the clip, from recent jobs of this length (median)."""
         recent = self._recent[duration]
@@ -170,10 +179,10 @@ class JobBoard:
         if known is not None:
             return known
         job = self.client.job(job_id, request)
-        tracked = Tracked(
-            request, owner, target, phase="QUEUED", job_id=job.id, **({"ticket": ticket} if ticket else {})
-        )
+        tracked = Tracked(request, owner, target, phase="QUEUED", job_id=job.id, follow_only=True)
+        tracked.ticket = ticket or tracked.ticket
         self._remember(tracked)
+        self._by_job[job.id] = tracked  # at once: a second pick-up of the same job finds this one
         tracked.task = asyncio.create_task(self._watch_only(tracked, job, key), name=f"ray-follow-{job.id}")
         return tracked
 
@@ -222,13 +231,11 @@ class JobBoard:
             raise
         except RayError as err:
             billed = billed and not surely_not_billed(err)
-            tracked.error = err
-            tracked._set("failed")
+            self._fail(tracked, err)
             log.info("job %s failed: %s", tracked.job_id or tracked.ticket, type(err).__name__)
         except Exception:
             log.exception("unexpected failure while following a job")
-            tracked.error = RayError("something unexpected went wrong on this server")
-            tracked._set("failed")
+            self._fail(tracked, RayError("something unexpected went wrong on this server"))
         finally:
             settle.settle(billed)
 
@@ -236,12 +243,18 @@ class JobBoard:
         try:
             await self._follow(tracked, job, key, learn=False)
         except RayError as err:
-            tracked.error = err
-            tracked._set("failed")
+            self._fail(tracked, err)
         except Exception:
             log.exception("unexpected failure while following a job")
-            tracked.error = RayError("something unexpected went wrong on this server")
-            tracked._set("failed")
+            self._fail(tracked, RayError("something unexpected went wrong on this server"))
+
+    def _fail(self, tracked: Tracked, err: RayError) -> None:
+        # After Segmind has the job, only its own FAILED (or forgetting it) ends it: anything else on
+        # our side (a network, disk or file-handle trouble, waiting too long) leaves it to fetch later.
+        gone = isinstance(err, (JobFailedError, JobNotFoundError, VideoTooLargeError))
+        tracked.fetch_failed = tracked.job_id is not None and not gone
+        tracked.error = err
+        tracked._set("failed")
 
     async def _generate(self, tracked: Tracked, key: str) -> None:
         request = tracked.request
@@ -283,8 +296,7 @@ class JobBoard:
             try:
                 delay = plan.delay_after(outcome)
             except RayError as err:
-                tracked.error = err
-                tracked._set("failed")
+                self._fail(tracked, err)
                 return
             await asyncio.sleep(delay)
         if learn and job.request is not None:

@@ -15,8 +15,10 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from history import form_values, trimmed
+from http_guard import trusted_visitor
 from jobs import Tracked
-from ray_client import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, RayError, VideoRequest, redact
+from ray_client import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, RayError, VideoRequest
 from studio import Studio, captions, status_line
 from visitors import UNKNOWN_VISITOR, Visitor, identify
 
@@ -32,44 +34,17 @@ def visitor_of(request: gr.Request | None, proxy_hops: int, profile: Any = None)
     headers = getattr(request, "headers", None) or {}
     forwarded = headers.getlist("x-forwarded-for") if hasattr(headers, "getlist") else headers.get("x-forwarded-for")
     hf_user = getattr(profile, "username", None) or (profile.get("preferred_username") if profile else None)
-    return identify(
-        getattr(client, "host", None),
-        forwarded,
-        proxy_hops,
-        username=getattr(request, "username", None),
-        hf_username=hf_user,
-    )
+    peer = getattr(client, "host", None)
+    # An MCP call reaches the handlers through Gradio's loopback from 127.0.0.1; http_guard signed the
+    # MCP caller's own address into this header on the way in.
+    mcp_caller = trusted_visitor(headers.get("x-ray-visitor"))
+    if mcp_caller is not None:
+        peer, forwarded, proxy_hops = mcp_caller, None, 0
+    return identify(peer, forwarded, proxy_hops, username=getattr(request, "username", None), hf_username=hf_user)
 
 
 def serve_as_is(value: str | Path | None) -> FileData | None:
     return FileData(path=str(value), mime_type="video/mp4") if value else None
-
-
-def form_values(entry: dict) -> tuple:
-    """A history entry's settings, for the form: prompt, shape, length, loop, keyframe URLs."""
-    return (
-        entry.get("prompt", ""),
-        entry.get("aspect_ratio", DEFAULT_ASPECT_RATIO),
-        entry.get("duration", DEFAULT_DURATION),
-        bool(entry.get("loop")),
-        entry.get("start_image_url") or "",
-        entry.get("end_image_url") or "",
-    )
-
-
-def entry_line(entry: dict) -> str:
-    """``16:9 · 5 s · loop · start keyframe · 48 s · $0.375`` for a history card."""
-    parts = [entry.get("aspect_ratio", "?"), f"{entry.get('duration', '?')} s"]
-    if entry.get("loop"):
-        parts.append("loop")
-    frames = [n for n in ("start", "end") if entry.get(f"{n}_image_url")]
-    if frames:
-        parts.append("+".join(frames) + " keyframe" + ("s" if len(frames) > 1 else ""))
-    if entry.get("took") is not None:
-        parts.append(f"took {entry['took']:.0f} s")
-    if entry.get("cost") is not None:
-        parts.append(f"${entry['cost']:.3f}")
-    return " · ".join(str(p) for p in parts)
 
 
 class Page:
@@ -85,11 +60,13 @@ class Page:
         return visitor_of(request, self.studio.policy.proxy_hops, profile)
 
     def error(self, err: RayError, api_key: Any) -> gr.Error:
-        """A failure as a visitor may read it: their own key's advice, or the page's."""
+        """A failure as a visitor may read it: their own key's advice, or the page's.
+
+        Not passed through ``redact`` again: Segmind's words in it were redacted by the client, and
+        the rest is ours or the visitor's own input. Redacting that against the page's key would tell
+        a visitor whether what they typed is part of the key (``(got '[key hidden]')``): an oracle."""
         own_key = isinstance(api_key, str) and bool(api_key.strip())
-        secrets = (self.studio.client.settings.api_key, api_key if isinstance(api_key, str) else None)
-        message = redact(err.visitor_message(own_key), secrets)
-        return gr.Error(message, title=err.title, duration=None, print_exception=False)
+        return gr.Error(err.visitor_message(own_key), title=err.title, duration=None, print_exception=False)
 
     def failure_line(self, err: RayError, api_key: Any) -> str:
         """The error as it stays on the page after its toast has gone."""
@@ -162,7 +139,7 @@ class Page:
         """
         try:
             requests = self.studio.variant_requests(
-                prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, loop, start_image_url, end_image_url
+                prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url
             )
             tracked, _ = await self.studio.start_many(requests, api_key, self.visitor(request, profile))
             results = await asyncio.gather(*(self._outcome(t) for t in tracked), return_exceptions=True)
@@ -194,7 +171,7 @@ class Page:
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
-        history = list(history or [])
+        history = trimmed(history)
         try:
             video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
             tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request, profile))
@@ -230,7 +207,7 @@ class Page:
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
         slots = self.studio.settings.max_variants
-        history = list(history or [])
+        history = trimmed(history)
         blank = [gr.skip()] * slots
         try:
             loops = [False, True] if loop_both else [bool(loop)]
@@ -279,7 +256,7 @@ class Page:
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
         paying again, and put them in the history when they are done."""
-        history = list(history or [])
+        history = trimmed(history)
         # Sent back as it is first: this change is what renders the cards from the stored history.
         yield gr.skip(), gr.skip(), history
         for tracked, own_key in self.studio.pick_up(history, api_key, self.visitor(request)):
@@ -297,24 +274,24 @@ class Page:
 
     # -- keyframes, continuing, joining
 
-    async def keyframe(self, image: Any, api_key: str) -> tuple[str, str]:
+    async def keyframe(self, image: Any, api_key: str, request: gr.Request = None) -> tuple[str, str]:  # type: ignore[assignment]
         """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form."""
         if not image:
             return "", ""
         path = image.get("path") if isinstance(image, dict) else None
         name = image.get("orig_name") if isinstance(image, dict) else None
         try:
-            url, notes = await self.studio.keyframe(path, name, api_key, self.uploads)
+            url, notes = await self.studio.keyframe(path, name, api_key, self.visitor(request), self.uploads)
         except RayError as err:
             raise self.error(err, api_key) from None
         return url, "✓ Ready" + (f" ({'; '.join(notes)})" if notes else "")
 
-    async def continue_from(self, entry: dict | None, api_key: str):
+    async def continue_from(self, entry: dict | None, api_key: str, request: gr.Request = None):  # type: ignore[assignment]
         """The clip's last frame becomes the next clip's start image, with its settings ready to tweak."""
         if not entry:
             raise gr.Error("Make a clip first, then continue from it.", title="Nothing to continue")
         try:
-            url = await self.studio.continue_from(entry, api_key)
+            url = await self.studio.continue_from(entry, api_key, self.visitor(request))
         except RayError as err:
             raise self.error(err, api_key) from None
         prompt, ratio, duration, loop, _, end = form_values(entry)
@@ -322,15 +299,16 @@ class Page:
         shown = gr.Accordion(open=True)  # the start image it set, in sight
         return prompt, ratio, duration, loop, url, end, {"id": entry.get("id"), "url": url}, note, shown
 
-    async def join(self, history: list[dict], entry: dict | None, api_key: str = "") -> str:
+    async def join(self, history: Any, entry: dict | None, api_key: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
+        entry_id = entry.get("id", "") if isinstance(entry, dict) else ""
         try:
-            path = await self.studio.join_chain(list(history or []), (entry or {}).get("id", ""))
+            path = await self.studio.join_chain(history, entry_id, self.visitor(request))
         except RayError as err:
             raise self.error(err, api_key) from None
         return str(path)
 
-    def chain_button(self, history: list[dict], entry: dict | None) -> gr.Button:
-        chain = self.studio.chain_of(list(history or []), (entry or {}).get("id", ""))
+    def chain_button(self, history: Any, entry: dict | None) -> gr.Button:
+        chain = self.studio.chain_of(history, entry.get("id", "") if isinstance(entry, dict) else "")
         return gr.Button(visible=len(chain) >= 2, value=f"Download the chain of {len(chain)} clips as one MP4")
 
     # -- history cards

@@ -42,6 +42,7 @@ from ray_errors import (  # noqa: F401  (re-exported)
     BadGatewayError,
     BadRequestError,
     CancelledError,
+    ClipNotSavedError,
     GatewayTimeoutError,
     InsufficientCreditsError,
     InternalServerError,
@@ -626,16 +627,21 @@ class RayClient:
             if progress:
                 progress(Update("downloading", "downloading the clip", job.id))
             try:
-                size, credits_left, consumed = self._download(status.output_url, target, cancel)
+                try:
+                    size, credits_left, consumed = self._download(status.output_url, target, cancel)
+                except OSError as err:  # the disk, or the process's open files, not the network
+                    raise ClipNotSavedError(
+                        f"saving {target.name} failed ({err.strerror or type(err).__name__})"
+                    ) from err
                 break
-            except (APIConnectionError, APITimeoutError, InvalidResponseError) as err:
+            except (APIConnectionError, APITimeoutError, InvalidResponseError, ClipNotSavedError) as err:
                 if attempt == DOWNLOAD_ATTEMPTS or isinstance(err, (VideoTooLargeError, CancelledError)):
                     raise type(err)(
                         err.detail,
                         action=f"The clip is still at Segmind for about an hour: fetch it again with job id {job.id}.",
                         visitor_detail="the download of the finished clip failed",
-                        visitor_action="Segmind keeps the clip for about an hour; fetch it again from your history "
-                        "(no new charge).",
+                        visitor_action="Segmind keeps the clip for about an hour: reload the page to fetch it "
+                        "again (no new charge).",
                     ) from err
                 if isinstance(err, _LinkFailedError):
                     status = self.result(job, api_key)

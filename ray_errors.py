@@ -256,6 +256,13 @@ class VideoTooLargeError(InvalidResponseError):
     visitor_action = "Segmind sent a video far larger than a clip can be; nothing was saved."
 
 
+class ClipNotSavedError(RayError):
+    title = "Clip not saved"
+    action = "Segmind keeps the clip for about an hour: fetch it again by its job id (no new charge)."
+    visitor_action = "It stays in your history: reload the page in a minute to fetch it again (no new charge)."
+    detail_for_visitors = False  # names paths
+
+
 class JobFailedError(RayError):
     title = "Segmind could not make this clip"
     action = "Nothing was saved; change the prompt or keyframes and try again."

@@ -26,6 +26,8 @@ MAX_URL_CHARS = 2048
 PRICE_PER_SECOND = 0.075
 UNSAFE_HOST_NAMES = ("localhost", "metadata", "metadata.google.internal", "instance-data")
 UNSAFE_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+# Services whose names resolve to whatever address they spell, or to 127.0.0.1.
+WILDCARD_DNS = ("nip.io", "sslip.io", "xip.io", "localtest.me", "lvh.me", "vcap.me", "lacolhost.com", "traefik.me")
 
 
 def _coerce_duration(value: Any) -> int | None:
@@ -96,17 +98,40 @@ def _host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return None
 
 
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries: mapped, 6to4, Teredo's server, or NAT64 (64:ff9b::/96)."""
+    teredo = ip.teredo
+    if ip.ipv4_mapped or ip.sixtofour or teredo:
+        return ip.ipv4_mapped or ip.sixtofour or (teredo[0] if teredo else None)
+    if ip in ipaddress.ip_network("64:ff9b::/96") or ip in ipaddress.ip_network("64:ff9b:1::/48"):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _unsafe_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        return _unsafe_ip(inner)
+    return not ip.is_global or ip.is_multicast
+
+
 def private_host_problem(name: str, url: str) -> str | None:
     """Why ``url`` points at this machine or a private network, or None. Segmind fetches keyframe
-    URLs itself: a hosted page must not be a way to make it (or anyone) fetch such addresses."""
+    URLs itself: a hosted page must not be a way to make it (or anyone) fetch such addresses.
+
+    Checked as written, without a DNS lookup: literal addresses in every form resolvers accept (and
+    IPv4 inside IPv6), local names, names that spell a private address (``10.0.0.1.nip.io``) and the
+    wildcard-DNS services that exist to point names at any address."""
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
     ip = _host_ip(host)
     if ip is not None:
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
+        if _unsafe_ip(ip):
             return f"{name} points at a private, loopback or link-local address ({host}); use a public image URL"
         return None
+    spelled = re.search(r"(?<![0-9])([0-9]{1,3})[.-]([0-9]{1,3})[.-]([0-9]{1,3})[.-]([0-9]{1,3})(?![0-9])", host)
+    spelled_ip = _host_ip(".".join(spelled.groups())) if spelled else None
+    wildcard = any(host == d or host.endswith("." + d) for d in WILDCARD_DNS)
+    if wildcard or (spelled_ip is not None and _unsafe_ip(spelled_ip)):
+        return f"{name} points at a name that resolves to a local or private address ({host}); use a public image URL"
     if host in UNSAFE_HOST_NAMES or host.endswith(UNSAFE_HOST_SUFFIXES) or "." not in host:
         return f"{name} points at a local or internal host name ({host}); use a public image URL"
     return None

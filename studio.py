@@ -6,21 +6,25 @@ app.py turns a Gradio request into a ``Visitor`` and calls ``Studio``; everythin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
 import os
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
+import limits
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 import media
 from clip_files import clip_name, keep
+from history import ENTRY_FILE, ENTRY_ID, MAX_CHAIN, EntrySigner, chain_of, entry_for, request_of, trimmed, with_entry
 from jobs import JobBoard, Release, Tracked
 from ray_client import (
     InvalidRequestError,
@@ -39,8 +43,9 @@ from visitors import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
 log = logging.getLogger("ray_studio")
 
 OWN_KEY_IN_FLIGHT = 8  # clips one visitor may have waiting or running at once on their own key
-PICK_UP_AT_ONCE = 4  # clips from before a restart one page load may follow again
-HISTORY_LENGTH = 50
+PICK_UP_AT_ONCE = 4  # clips from before a restart one visitor may have followed again at once
+UPLOADS_ON_OWNER_KEY = "20 per 10 minutes"  # keyframe uploads one visitor may make on the page's key
+MAX_CHAIN_BYTES = 600_000_000  # a joined chain: twelve long clips, with room
 MAX_UPLOAD_BYTES = media.MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
 IMAGE_WORK_AT_ONCE = 2  # a 52 MP PNG takes up to 0.5 GB to check; two at a time on a small machine
 
@@ -135,46 +140,19 @@ class ClipGoneError(InvalidRequestError):
     action = "Make it again from its settings; clips are kept a day."
 
 
+class BusyWithImageError(RayError):
+    title = "One image at a time"
+    action = "An image of yours is still being prepared; wait for it, then try again."
+
+
+class UploadLimitError(RayError):
+    title = "Too many uploads"
+    action = "Wait a few minutes, or paste your own Segmind key to go on now."
+
+
 class TooManyRunningError(RayError):
     title = "Too many clips at once"
     action = "Wait for one of them to finish, then try again; nothing was sent."
-
-
-# --------------------------------------------------------------------------- history entries
-
-ENTRY_FILE = re.compile(r"[0-9a-f]{32}/[A-Za-z0-9_.-]{1,120}\.mp4")
-
-
-def entry_for(tracked: Tracked, own_key: bool, continues: str | None = None) -> dict[str, Any]:
-    """What a visitor's browser keeps of one clip: enough to show it, restore its settings, make it
-    again and find it after a reload. No server path, no key."""
-    r = tracked.request
-    entry: dict[str, Any] = {
-        "id": tracked.ticket,
-        "job": tracked.job_id,
-        "state": {"done": "done", "failed": "failed", "stopped": "failed"}.get(tracked.phase, "running"),
-        "created": round(time.time() - tracked.elapsed),
-        "own_key": own_key,
-    }
-    if continues:
-        entry["continues"] = continues
-    if r is not None:
-        entry.update(
-            prompt=r.prompt,
-            aspect_ratio=r.aspect_ratio,
-            duration=r.duration,
-            loop=r.loop,
-            start_image_url=r.start_image_url or "",
-            end_image_url=r.end_image_url or "",
-        )
-    if tracked.result is not None:
-        entry.update(took=round(tracked.result.elapsed_seconds, 1), size=tracked.result.size_bytes)
-        if tracked.result.cost is not None:
-            entry["cost"] = tracked.result.cost
-        entry["file"] = f"{tracked.ticket}/{tracked.target.name}"
-    if tracked.error is not None:
-        entry["error"] = tracked.error.visitor_message(own_key)
-    return entry
 
 
 # --------------------------------------------------------------------------- the studio
@@ -197,6 +175,10 @@ class Studio:
         self.clips = clips
         self.settings = settings or AppSettings()
         self._image_work = anyio.Semaphore(IMAGE_WORK_AT_ONCE)
+        self._image_busy: set[str] = set()
+        self._upload_limit = limits.parse(UPLOADS_ON_OWNER_KEY)
+        self._uploads = MovingWindowRateLimiter(MemoryStorage())
+        self.signer = EntrySigner.for_key(client.settings.api_key)
         if self.settings.save_dir is not None:
             board.on_done = self.keep_copy
 
@@ -295,52 +277,74 @@ class Studio:
 
     # -- keyframes, continuing and joining (uploads are free; they use the key a generation would)
 
-    async def keyframe(self, path: Any, name: Any, api_key: Any, uploads: Path) -> tuple[str, tuple[str, ...]]:
+    async def keyframe(
+        self, path: Any, name: Any, api_key: Any, visitor: Visitor, uploads: Path
+    ) -> tuple[str, tuple[str, ...]]:
         """A visitor's image, checked here (Pillow) and hosted at Segmind's storage: its URL, and what
-        was done to it. ``path`` must be a file Gradio's upload route saved in ``uploads``."""
+        was done to it. ``path`` must be a file Gradio's upload route saved in ``uploads``; a file that
+        is not a usable image is deleted at once."""
         source = _uploaded_file(path, uploads)
         label = name if isinstance(name, str) and name.strip() else source.name
-        key, _ = self.key_for(api_key)
-        async with self._image_work:
-            frame = await self._thread(media.load_keyframe, source, label[:80])
-        (url,) = await self._thread(self.client.upload, [frame.data_url()], key)
-        return url, frame.notes
+        key, own_key = self.key_for(api_key)
+        async with self._one_image_at_a_time(visitor):
+            try:
+                frame = await self._thread(media.load_keyframe, source, label[:80])
+            except media.MediaError:
+                source.unlink(missing_ok=True)
+                raise
+            return await self._upload(frame, key, own_key, visitor), frame.notes
 
-    async def continue_from(self, entry: dict, api_key: Any) -> str:
+    async def continue_from(self, entry: Any, api_key: Any, visitor: Visitor) -> str:
         """The last frame of a clip in a visitor's history, hosted to be the next clip's start image."""
         clip = self.clip_file(entry)
-        key, _ = self.key_for(api_key)
-        async with self._image_work:
+        key, own_key = self.key_for(api_key)
+        async with self._one_image_at_a_time(visitor):
             frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
+            return await self._upload(frame, key, own_key, visitor)
+
+    async def _upload(self, frame: media.Keyframe, key: str, own_key: bool, visitor: Visitor) -> str:
+        if not own_key and not self._uploads.hit(self._upload_limit, visitor.id):
+            raise UploadLimitError(f"this page's key takes {UPLOADS_ON_OWNER_KEY} images from each visitor")
         (url,) = await self._thread(self.client.upload, [frame.data_url()], key)
         return url
 
-    def chain_of(self, history: list[dict], entry_id: str) -> list[dict]:
-        """The clips that lead to ``entry_id`` by "continue", oldest first."""
-        by_id = {e.get("id"): e for e in history if isinstance(e, dict)}
-        chain, seen = [], set()
-        entry = by_id.get(entry_id)
-        while entry is not None and entry.get("id") not in seen:
-            seen.add(entry.get("id"))
-            chain.append(entry)
-            entry = by_id.get(entry.get("continues"))
-        return chain[::-1]
+    @contextlib.asynccontextmanager
+    async def _one_image_at_a_time(self, visitor: Visitor) -> AsyncIterator[None]:
+        """Image work (a 52 MP PNG takes up to 0.5 GB to check) runs two at a time on this server, and
+        one at a time per visitor; a second from the same visitor is refused at once, not queued."""
+        if visitor.id in self._image_busy:
+            raise BusyWithImageError()
+        self._image_busy.add(visitor.id)
+        try:
+            async with self._image_work:
+                yield
+        finally:
+            self._image_busy.discard(visitor.id)
 
-    async def join_chain(self, history: list[dict], entry_id: str) -> Path:
+    def chain_of(self, history: Any, entry_id: str) -> list[dict]:
+        """The clips (this server's own entries) that lead to ``entry_id`` by "continue", oldest first."""
+        return chain_of([e for e in trimmed(history) if self.signer.valid(e)], entry_id)
+
+    async def join_chain(self, history: Any, entry_id: str, visitor: Visitor) -> Path:
         """The chain ending at ``entry_id`` as one MP4, joined without re-encoding."""
         chain = self.chain_of(history, entry_id)
         if len(chain) < 2:
             raise InvalidRequestError(["this clip does not continue another one; there is nothing to join"])
+        if len(chain) > MAX_CHAIN:
+            raise InvalidRequestError([f"this chain has {len(chain)} clips; at most {MAX_CHAIN} are joined"])
         clips = [self.clip_file(e) for e in chain]
+        if sum(c.stat().st_size for c in clips) > MAX_CHAIN_BYTES:
+            raise InvalidRequestError([f"these clips are over {MAX_CHAIN_BYTES // 1_000_000} MB together"])
         output = self.clips / os.urandom(16).hex() / f"{clips[-1].stem}_chain-of-{len(clips)}.mp4"
         output.parent.mkdir(parents=True, exist_ok=True)
-        await self._thread(media.join_clips, clips, output, [c.name for c in clips])
+        async with self._one_image_at_a_time(visitor):
+            await self._thread(media.join_clips, clips, output, [c.name for c in clips])
         return output
 
     def clip_file(self, entry: Any) -> Path:
-        """The file of a history entry, if this server still has it."""
-        name = validate_entry_file(entry.get("file") if isinstance(entry, dict) else None)
-        path = self.clips / name if name else None
+        """The file of one of this server's history entries, if it still has it."""
+        name = entry.get("file") if self.signer.valid(entry) else None
+        path = self.clips / name if isinstance(name, str) and ENTRY_FILE.fullmatch(name) else None
         if path is None or not path.is_file():
             raise ClipGoneError(["this server no longer has that clip"])
         return path
@@ -350,10 +354,12 @@ class Studio:
     def variant_requests(
         self, prompts: Any, aspect_ratios: Any, duration: Any, loops: Any, start: Any = "", end: Any = ""
     ) -> list[VideoRequest]:
-        """Every wording × shape (× loop on/off): checked and capped before anything is sent."""
+        """Every wording × shape × loop value (``loops``: one, or on and off): checked and capped before
+        anything is sent."""
         lines = [line.strip() for line in str(prompts or "").splitlines() if line.strip()]
-        ratios = [aspect_ratios] if isinstance(aspect_ratios, str) else list(aspect_ratios or [])
-        loop_values = loops if isinstance(loops, (list, tuple)) else [loops]
+        ratios = list(aspect_ratios) if isinstance(aspect_ratios, (list, tuple)) else [aspect_ratios]
+        ratios = [r for r in ratios if r not in (None, "")]
+        loop_values = list(loops) or [False]
         if not lines:
             raise InvalidRequestError(["give at least one prompt (one per line)"])
         if not ratios:
@@ -376,42 +382,40 @@ class Studio:
         except RayError:
             return ""
 
-    def remember(
-        self, history: list[dict], tracked: Tracked, own_key: bool, continues: str | None = None
-    ) -> list[dict]:
-        """The visitor's history with this clip's entry first (replacing an older one of it)."""
-        older = next((e for e in history if isinstance(e, dict) and e.get("id") == tracked.ticket), {})
+    def remember(self, history: Any, tracked: Tracked, own_key: bool, continues: str | None = None) -> list[dict]:
+        """The visitor's history with this clip's entry first (replacing an older one of it), signed."""
+        history = trimmed(history)
+        older = next((e for e in history if e.get("id") == tracked.ticket), {})
         entry = entry_for(tracked, own_key, continues or older.get("continues"))
-        rest = [e for e in history if isinstance(e, dict) and e.get("id") != entry["id"]]
-        return [entry, *rest][:HISTORY_LENGTH]
+        return with_entry(history, self.signer.sign(entry))
 
-    def pick_up(self, history: list[dict], api_key: Any, visitor: Visitor) -> list[tuple[Tracked, bool]]:
+    def pick_up(self, history: Any, api_key: Any, visitor: Visitor) -> list[tuple[Tracked, bool]]:
         """The clips a visitor's history says are still being made, followed again: by this server's
-        board if it knows them, else by their Segmind job id (a status check, never a new submission)."""
+        board if it knows them, else by their Segmind job id (a status check, never a new submission).
+        Only entries this server signed count, and a job another visitor started is not theirs."""
         found: list[tuple[Tracked, bool]] = []
-        unknown = 0
-        for entry in history:
-            if not isinstance(entry, dict) or entry.get("state") != "running":
+        for entry in trimmed(history):
+            if entry.get("state") != "running" or not self.signer.valid(entry):
                 continue
             own_key = bool(entry.get("own_key"))
-            tracked = self.board.get(str(entry.get("job") or "")) or self.board.get(str(entry.get("id") or ""))
-            if tracked is None and entry.get("job") and unknown < PICK_UP_AT_ONCE:
+            job_id = entry.get("job") if isinstance(entry.get("job"), str) else None
+            tracked = self.board.get(job_id or "") or self.board.get(str(entry.get("id")))
+            if tracked is None and job_id and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
                 try:
-                    tracked = self._follow_entry(entry, api_key if own_key else "", visitor)
-                    unknown += 1
+                    tracked = self._follow_entry(entry, job_id, api_key if own_key else "", visitor)
                 except RayError:
                     continue
-            if tracked is not None:
+            if tracked is not None and tracked.owner == visitor.id:
                 found.append((tracked, own_key))
         return found
 
-    def _follow_entry(self, entry: dict, api_key: Any, visitor: Visitor) -> Tracked:
+    def _follow_entry(self, entry: dict, job_id: str, api_key: Any, visitor: Visitor) -> Tracked:
         key, _ = self.key_for(api_key)
-        request = _request_of(entry)
+        request = request_of(entry)
         ticket = str(entry.get("id"))
-        ticket = ticket if re.fullmatch(r"[0-9a-f]{32}", ticket) else os.urandom(16).hex()
+        ticket = ticket if ENTRY_ID.fullmatch(ticket) else os.urandom(16).hex()
         target = self._target(request, ticket)
-        return self.board.follow(str(entry["job"]), key, visitor.id, target, request, ticket)
+        return self.board.follow(job_id, key, visitor.id, target, request, ticket)
 
 
 def _shared_settlement(admission: Any, prices: list[float]) -> list[Release]:
@@ -474,17 +478,6 @@ def captions(requests: list[VideoRequest]) -> list[str]:
     return out
 
 
-def _request_of(entry: dict) -> VideoRequest:
-    return VideoRequest(
-        entry.get("prompt", ""),
-        entry.get("aspect_ratio", "16:9"),
-        entry.get("duration", 5),
-        entry.get("loop", False),
-        entry.get("start_image_url") or None,
-        entry.get("end_image_url") or None,
-    )
-
-
 def _uploaded_file(path: Any, uploads: Path) -> Path:
     """A file Gradio's upload route saved, and nothing else: a payload naming any other path is refused."""
     if not isinstance(path, str) or not path:
@@ -495,16 +488,10 @@ def _uploaded_file(path: Any, uploads: Path) -> Path:
     return resolved
 
 
-def validate_entry_file(name: Any) -> str | None:
-    """A history entry's file, if it is one this server could have written (never a path it was handed)."""
-    return name if isinstance(name, str) and ENTRY_FILE.fullmatch(name) else None
-
-
 __all__ = [
     "AppSettings",
     "InvalidRequestError",
     "Studio",
     "TooManyRunningError",
     "entry_for",
-    "validate_entry_file",
 ]

@@ -59,7 +59,7 @@ def running_app(
     demo = app.build_demo(client, settings, policy)
     port = free_port()
     demo.launch(
-        server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings)
+        server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings, policy)
     )
     try:
         yield RunningApp(f"http://{host}:{port}/", demo, client, Path(get_upload_folder()))

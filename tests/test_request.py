@@ -164,6 +164,11 @@ def test_a_keyframe_url_of_exactly_2048_characters_is_accepted():
         "http://0.0.0.0/cat.png",
         "http://intranet/cat.png",
         "http://printer.local/cat.png",
+        "http://169.254.169.254.nip.io/latest/",
+        "http://10-0-0-1.sslip.io/cat.png",
+        "http://localtest.me/cat.png",
+        "http://[64:ff9b::a9fe:a9fe]/latest",
+        "http://[2002:a9fe:a9fe::1]/latest",
     ],
 )
 def test_a_keyframe_url_pointing_at_a_private_or_local_address_is_refused(url):
@@ -171,7 +176,11 @@ def test_a_keyframe_url_pointing_at_a_private_or_local_address_is_refused(url):
     assert problem and "start_image_url" in problem and "public image URL" in problem
 
 
-@pytest.mark.parametrize("url", ["https://example.com/cat.png", "https://8.8.8.8/a.png", "https://[2606:4700::1]/a"])
+@pytest.mark.parametrize(
+    "url",
+    ["https://example.com/cat.png", "https://8.8.8.8/a.png", "https://[2606:4700::1]/a", "https://snip.io/a.png",
+     "https://cdn-1-2-3-4.example.com/a.png"],
+)  # fmt: skip
 def test_a_public_keyframe_url_is_accepted(url):
     assert rc.private_host_problem("start_image_url", url) is None
 

@@ -1,0 +1,149 @@
+"""What a visitor's browser keeps of their clips: one entry per clip, signed by this server.
+
+Entries live in the visitor's own browser (Gradio's BrowserState) and come back as an input to
+events, so the server trusts nothing in them but what it signed: the entry's id, its Segmind job id,
+its file and whose key made it. A forged or edited entry cannot name another visitor's clip or job,
+make the server follow a job it never started for them, or join a clip to itself fifty times.
+No server path and no key is ever in an entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from jobs import Tracked
+from ray_client import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
+
+HISTORY_LENGTH = 50  # entries kept; older ones drop off
+MAX_CHAIN = 12  # clips one chain may join
+ENTRY_ID = re.compile(r"[0-9a-f]{32}")
+ENTRY_FILE = re.compile(r"[0-9a-f]{32}/[A-Za-z0-9_.-]{1,120}\.mp4")
+
+
+class EntrySigner:
+    """Signs the parts of an entry the server relies on. With the page's key, the secret is derived
+    from it (it never leaves the server, and entries stay valid across restarts); without one, it is
+    new at each start."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    @classmethod
+    def for_key(cls, owner_key: str | None) -> EntrySigner:
+        if not owner_key:
+            return cls(os.urandom(32))
+        return cls(hmac.new(owner_key.encode(), b"ray-studio/history-entry/v1", hashlib.sha256).digest())
+
+    def _signature(self, entry: dict[str, Any]) -> str:
+        signed = json.dumps([entry.get("id"), entry.get("job"), entry.get("file"), bool(entry.get("own_key"))])
+        return hmac.new(self._secret, signed.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def sign(self, entry: dict[str, Any]) -> dict[str, Any]:
+        return {**entry, "sig": self._signature(entry)}
+
+    def valid(self, entry: Any) -> bool:
+        return (
+            isinstance(entry, dict)
+            and isinstance(entry.get("sig"), str)
+            and hmac.compare_digest(entry["sig"], self._signature(entry))
+        )
+
+
+def entry_for(tracked: Tracked, own_key: bool, continues: str | None = None) -> dict[str, Any]:
+    """The entry of one clip (unsigned): enough to show it, restore its settings, make it again and
+    find it after a reload. A clip that was made but could not be fetched stays "running", so the
+    next visit fetches it (no new charge)."""
+    r = tracked.request
+    state = {"done": "done", "failed": "failed", "stopped": "failed"}.get(tracked.phase, "running")
+    if tracked.fetch_failed:
+        state = "running"
+    entry: dict[str, Any] = {
+        "id": tracked.ticket,
+        "job": tracked.job_id,
+        "state": state,
+        "created": round(time.time() - tracked.elapsed),
+        "own_key": own_key,
+    }
+    if continues:
+        entry["continues"] = continues
+    if r is not None:
+        entry.update(
+            prompt=r.prompt,
+            aspect_ratio=r.aspect_ratio,
+            duration=r.duration,
+            loop=r.loop,
+            start_image_url=r.start_image_url or "",
+            end_image_url=r.end_image_url or "",
+        )
+    if tracked.result is not None:
+        entry.update(took=round(tracked.result.elapsed_seconds, 1), size=tracked.result.size_bytes)
+        if tracked.result.cost is not None:
+            entry["cost"] = tracked.result.cost
+        entry["file"] = f"{tracked.ticket}/{tracked.target.name}"
+    if tracked.error is not None:
+        entry["error"] = tracked.error.visitor_message(own_key)
+    return entry
+
+
+def trimmed(history: Any) -> list[dict[str, Any]]:
+    """A history as it arrived from a browser, cut to what a real one can hold."""
+    return [e for e in (history if isinstance(history, list) else [])[: HISTORY_LENGTH * 2] if isinstance(e, dict)][
+        :HISTORY_LENGTH
+    ]
+
+
+def with_entry(history: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """``history`` with ``entry`` first, replacing an older entry of the same clip."""
+    rest = [e for e in history if e.get("id") != entry["id"]]
+    return [entry, *rest][:HISTORY_LENGTH]
+
+
+def chain_of(history: Iterable[dict[str, Any]], entry_id: str) -> list[dict[str, Any]]:
+    """The clips that lead to ``entry_id`` by "continue", oldest first (each clip once)."""
+    by_id = {e.get("id"): e for e in history}
+    chain, seen = [], set()
+    entry = by_id.get(entry_id)
+    while entry is not None and entry.get("id") not in seen:
+        seen.add(entry.get("id"))
+        chain.append(entry)
+        entry = by_id.get(entry.get("continues"))
+    return chain[::-1]
+
+
+def request_of(entry: dict[str, Any]) -> VideoRequest:
+    """The settings an entry was made with (checked like any request)."""
+    return VideoRequest(*form_values(entry))
+
+
+def form_values(entry: dict[str, Any]) -> tuple:
+    """An entry's settings, for the form: prompt, shape, length, loop, keyframe URLs."""
+    return (
+        entry.get("prompt", ""),
+        entry.get("aspect_ratio", DEFAULT_ASPECT_RATIO),
+        entry.get("duration", DEFAULT_DURATION),
+        bool(entry.get("loop")),
+        entry.get("start_image_url") or "",
+        entry.get("end_image_url") or "",
+    )
+
+
+def entry_line(entry: dict[str, Any]) -> str:
+    """``16:9 · 5 s · loop · start keyframe · took 48 s · $0.375`` for a history card."""
+    parts = [entry.get("aspect_ratio", "?"), f"{entry.get('duration', '?')} s"]
+    if entry.get("loop"):
+        parts.append("loop")
+    frames = [n for n in ("start", "end") if entry.get(f"{n}_image_url")]
+    if frames:
+        parts.append("+".join(frames) + " keyframe" + ("s" if len(frames) > 1 else ""))
+    if isinstance(entry.get("took"), (int, float)):
+        parts.append(f"took {entry['took']:.0f} s")
+    if isinstance(entry.get("cost"), (int, float)):
+        parts.append(f"${entry['cost']:.3f}")
+    return " · ".join(str(p) for p in parts)

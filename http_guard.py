@@ -1,0 +1,118 @@
+"""What the server accepts from a visitor before Gradio sees the request.
+
+An ASGI middleware, installed through the FastAPI app Gradio builds (``launch(app_kwargs=...)``):
+
+- **Body sizes.** A request body is capped (``max_body``; the upload route at ``max_upload``): Gradio
+  would otherwise read a 75 MB ``queue/join`` into memory.
+- **Upload quota.** Gradio's upload route stores any file a visitor sends for a day; each address may
+  upload ``upload_limit`` (limits notation) files, so one visitor cannot fill the disk.
+- **Who calls through MCP.** Gradio's MCP tool calls the app back over 127.0.0.1, copying the MCP
+  request's headers, so every MCP caller would look like one local visitor. The guard adds the MCP
+  caller's address to MCP requests as ``x-ray-visitor: ADDRESS;SIGNATURE`` (HMAC with a secret of this
+  process); ``trusted_visitor`` accepts it only with a valid signature, so a visitor cannot forge it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import limits
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from visitors import client_address
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+VISITOR_HEADER = b"x-ray-visitor"
+MAX_BODY = 2 * 1024 * 1024  # a generation, a history of 50 entries: a few kB
+UPLOAD_LIMIT = "30 per 10 minutes"
+_SECRET = os.urandom(32)
+
+
+def _sign(address: str) -> str:
+    return hmac.new(_SECRET, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def visitor_header(address: str) -> str:
+    return f"{address};{_sign(address)}"
+
+
+def trusted_visitor(value: str | None) -> str | None:
+    """The address in an ``x-ray-visitor`` header this process signed, else None."""
+    if not value or ";" not in value:
+        return None
+    address, signature = value.rsplit(";", 1)
+    return address if hmac.compare_digest(signature, _sign(address)) else None
+
+
+class HttpGuard:
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        *,
+        proxy_hops: int = 0,
+        max_body: int = MAX_BODY,
+        max_upload: int = 20 * 1024 * 1024,
+        upload_limit: str = UPLOAD_LIMIT,
+    ) -> None:
+        self.app = app
+        self.proxy_hops = proxy_hops
+        self.max_body = max_body
+        self.max_upload = max_upload
+        self.upload_limit = limits.parse(upload_limit)
+        self._uploads = MovingWindowRateLimiter(MemoryStorage())
+
+    def _address(self, scope: Scope) -> str:
+        peer = (scope.get("client") or (None,))[0]
+        forwarded = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
+        address = client_address(peer, forwarded, self.proxy_hops)
+        return str(address) if address is not None else "unknown"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path: str = scope.get("path", "")
+        is_upload = path.endswith("/gradio_api/upload") and scope.get("method") == "POST"
+        limit = self.max_upload + 64 * 1024 if is_upload else self.max_body
+        declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _refuse(send, 413, f"The request is larger than this server takes ({limit // 1024} kB).")
+        if is_upload and not self._uploads.hit(self.upload_limit, self._address(scope)):
+            return await _refuse(send, 429, "Too many uploads from your address; wait a few minutes and try again.")
+        if "/gradio_api/mcp" in path:
+            headers = [(k, v) for k, v in scope["headers"] if k != VISITOR_HEADER]
+            headers.append((VISITOR_HEADER, visitor_header(self._address(scope)).encode("latin-1")))
+            scope = {**scope, "headers": headers}
+        return await self.app(scope, _capped(receive, limit), send)
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """A body without a Content-Length (chunked) is cut off past ``limit``: the request fails."""
+    seen = 0
+
+    async def capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return capped
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail, "error": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,212 @@
+"""A visitor's history comes back from their browser: only what this server signed is trusted."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+
+import history
+from jobs import JobBoard
+from ray_client import RayClient, RayError, VideoRequest
+from studio import BusyWithImageError, ClipGoneError, Studio, UploadLimitError
+from tests.app_harness import UNLIMITED, client_settings
+from tests.conftest import OWNER_KEY
+from tests.segmind_standin import Reply, SegmindStandIn
+from visitors import SpendGate, Visitor
+
+ALICE = Visitor("ip:127.0.0.2", "127.0.0.2")
+MALLORY = Visitor("ip:127.0.0.3", "127.0.0.3")
+
+
+@pytest.fixture
+def owner_standin():
+    with SegmindStandIn(api_key=OWNER_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def studio(owner_standin, tmp_path):
+    client = RayClient(client_settings(owner_standin.base_url, OWNER_KEY))
+    board = JobBoard(client, concurrency=8, threads=8)
+    yield Studio(client, board, SpendGate(UNLIMITED), tmp_path / "clips")
+    client.close()
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+async def make(studio: Studio, visitor: Visitor, prompt: str = "a fox", entries: list | None = None) -> list[dict]:
+    tracked, own_key = await studio.start(VideoRequest(prompt), "", visitor)
+    await tracked.outcome()
+    return studio.remember(entries or [], tracked, own_key)
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def test_an_entry_is_valid_only_as_this_server_signed_it():
+    signer = history.EntrySigner.for_key(OWNER_KEY)
+    entry = signer.sign({"id": "a" * 32, "job": "job-1", "file": f"{'a' * 32}/fox.mp4", "own_key": False})
+    assert signer.valid(entry)
+    for field, value in [("id", "b" * 32), ("job", "job-2"), ("file", f"{'b' * 32}/fox.mp4"), ("own_key", True)]:
+        assert not signer.valid({**entry, field: value})
+    assert not signer.valid({k: v for k, v in entry.items() if k != "sig"})
+    assert not history.EntrySigner.for_key("another-key-0123456789").valid(entry)
+
+
+def test_signatures_stay_valid_across_restarts_with_the_same_key():
+    entry = {"id": "a" * 32, "job": "j", "file": None, "own_key": False}
+    assert history.EntrySigner.for_key(OWNER_KEY).valid(history.EntrySigner.for_key(OWNER_KEY).sign(entry))
+
+
+def test_a_huge_history_from_a_browser_is_cut_to_what_a_browser_holds():
+    assert len(history.trimmed([{"id": str(i)} for i in range(100_000)])) == history.HISTORY_LENGTH
+    assert history.trimmed("not a list") == [] and history.trimmed([1, "x", None, {"id": "a"}]) == [{"id": "a"}]
+
+
+def test_a_chain_holds_each_clip_once():
+    entry = {"id": "a", "continues": "a"}
+    assert history.chain_of([entry] * 50, "a") == [entry]
+
+
+# --------------------------------------------------------------------------- what a forged entry cannot do
+
+
+def test_a_forged_or_edited_entry_names_no_clip(studio, owner_standin):
+    (entry,) = run(make(studio, ALICE))
+    assert studio.clip_file(entry).is_file()
+    for forged in ({**entry, "sig": "0" * 32}, {k: v for k, v in entry.items() if k != "sig"},
+                   {**entry, "file": "../../../../etc/passwd"}):  # fmt: skip
+        with pytest.raises(ClipGoneError):
+            studio.clip_file(forged)
+
+
+def test_a_signed_clip_copied_into_a_long_chain_joins_nothing(studio):
+    (entry,) = run(make(studio, ALICE))
+    copies = [{**entry, "continues": entry["id"]} for _ in range(50)]
+    with pytest.raises(RayError, match="nothing to join"):
+        run(studio.join_chain(copies, entry["id"], ALICE))
+
+
+def test_a_chain_longer_than_twelve_clips_is_refused(studio):
+    async def chain_of_13() -> list[dict]:
+        entries: list[dict] = []
+        for i in range(13):
+            tracked, own_key = await studio.start(VideoRequest(f"clip {i}"), "", ALICE)
+            await tracked.outcome()
+            entries = studio.remember(entries, tracked, own_key, continues=entries[0]["id"] if entries else None)
+        return entries
+
+    entries = run(chain_of_13())
+    with pytest.raises(RayError, match="at most 12 are joined"):
+        run(studio.join_chain(entries, entries[0]["id"], ALICE))
+
+
+def test_a_job_another_visitor_started_is_not_picked_up_for_someone_else(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(processing=0.5)
+        tracked, own_key = await studio.start(VideoRequest("alice's clip"), "", ALICE)
+        entries = studio.remember([], tracked, own_key)
+        while tracked.job_id is None:
+            await asyncio.sleep(0.02)
+        entries = studio.remember([], tracked, own_key)
+        stolen = studio.pick_up(entries, "", MALLORY)
+        mine = studio.pick_up(entries, "", ALICE)
+        await tracked.outcome()
+        return stolen, mine
+
+    stolen, mine = run(scenario())
+    assert stolen == [] and len(mine) == 1
+
+
+def test_a_padded_or_unsigned_job_id_is_not_followed(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(processing=5)
+        job = await asyncio.to_thread(studio.client.submit, VideoRequest("x"))
+        forged = [{"id": "c" * 32, "job": f"  {job.id}", "state": "running", "own_key": False}]
+        padded = [studio.signer.sign(forged[0])]
+        return studio.pick_up(forged, "", MALLORY) + studio.pick_up(padded, "", MALLORY)
+
+    assert run(scenario()) == []
+    assert owner_standin.polls == []
+
+
+def test_at_most_four_jobs_from_before_a_restart_are_followed_per_visitor(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(processing=5)
+        jobs = [await asyncio.to_thread(studio.client.submit, VideoRequest(f"clip {i}")) for i in range(6)]
+        entries = [
+            studio.signer.sign({"id": f"{i:032x}", "job": j.id, "state": "running", "own_key": False, "prompt": "x"})
+            for i, j in enumerate(jobs)
+        ]
+        first = studio.pick_up(entries, "", ALICE)
+        again = studio.pick_up(entries, "", ALICE)
+        for tracked, _ in first:
+            tracked.task.cancel()
+        return first, again
+
+    first, again = run(scenario())
+    assert len(first) == 4 and {id(t) for t, _ in again} == {id(t) for t, _ in first}
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _uploaded(studio: Studio, tmp_path, name: str, data: bytes):
+    folder = tmp_path / "uploads"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return path, folder
+
+
+def test_a_file_that_is_not_an_image_is_deleted_at_once(studio, tmp_path, owner_standin):
+    path, uploads = _uploaded(studio, tmp_path, "cat.png", b"not a picture at all" * 10)
+    with pytest.raises(RayError, match=r"cat\.png"):
+        run(studio.keyframe(str(path), "cat.png", "", ALICE, uploads))
+    assert not path.exists() and owner_standin.received == []
+
+
+def test_a_second_image_from_the_same_visitor_while_one_is_prepared_is_refused(studio, tmp_path):
+    from PIL import Image
+
+    path, uploads = _uploaded(studio, tmp_path, "a.png", b"")
+    Image.new("RGB", (2000, 2000), (10, 200, 30)).save(path)
+
+    async def twice():
+        first = asyncio.create_task(studio.keyframe(str(path), "a.png", "", ALICE, uploads))
+        await asyncio.sleep(0)
+        try:
+            await studio.keyframe(str(path), "a.png", "", ALICE, uploads)
+        finally:
+            await first
+
+    with pytest.raises(BusyWithImageError):
+        run(twice())
+
+
+def test_uploads_on_the_pages_key_are_limited_per_visitor(studio, tmp_path, owner_standin):
+    from PIL import Image
+
+    path, uploads = _uploaded(studio, tmp_path, "a.png", b"")
+    Image.new("RGB", (200, 200), (10, 200, 30)).save(path)
+
+    async def many():
+        for _ in range(20):
+            await studio.keyframe(str(path), "a.png", "", ALICE, uploads)
+        with pytest.raises(UploadLimitError):
+            await studio.keyframe(str(path), "a.png", "", ALICE, uploads)
+        await studio.keyframe(str(path), "a.png", "", MALLORY, uploads)
+
+    run(many())
+    assert len(owner_standin.uploads) == 21
+
+
+def test_a_clip_file_the_server_deleted_says_so(studio):
+    (entry,) = run(make(studio, ALICE))
+    shutil.rmtree(studio.clip_file(entry).parent)
+    with pytest.raises(ClipGoneError):
+        run(studio.continue_from(entry, "", ALICE))
