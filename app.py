@@ -427,7 +427,9 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> 
     # visitors.identify decides whom to trust (RAY_PROXY_HOPS), so uvicorn trusts nobody.
     os.environ["FORWARDED_ALLOW_IPS"] = ""
     return {
-        "max_threads": 40,
+        # Gradio runs at most max_threads queued events at once, whatever their concurrency limit: room
+        # for every generation, a pick-up per visitor and the small events besides.
+        "max_threads": 2 * settings.concurrency + 40,
         "css": (ASSETS / "page.css").read_text(),
         "head": f"<script>{(ASSETS / 'page.js').read_text()}</script>",
         "mcp_server": settings.mcp,

@@ -8,7 +8,9 @@ job's progress becomes the page's status line, player and history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import collections
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from history import form_values, trimmed
 from http_guard import trusted_visitor
 from jobs import Tracked
 from ray_client import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, RayError, VideoRequest
-from studio import Studio, captions, status_line
+from studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
 from visitors import UNKNOWN_VISITOR, Visitor, identify
 
 CARD_LIMIT = 24  # history cards shown; older entries stay in the browser
@@ -47,12 +49,42 @@ def serve_as_is(value: str | Path | None) -> FileData | None:
     return FileData(path=str(value), mime_type="video/mp4") if value else None
 
 
+class BusyVisitorError(RayError):
+    title = "Too many requests at once"
+    action = "You have many requests running on this page: wait for one to finish; nothing was sent."
+
+
 class Page:
     """Handlers for one page over one Studio."""
 
     def __init__(self, studio: Studio, uploads: Path) -> None:
         self.studio = studio
         self.uploads = uploads
+        # Gradio runs a fixed number of queued events at once for everyone: one visitor may hold a
+        # few of them (their clips in flight, and a few besides), so no visitor can hold them all.
+        self.events_per_visitor = max(studio.policy.in_flight_per_visitor, OWN_KEY_IN_FLIGHT) + 4
+        self._events: collections.Counter[str] = collections.Counter()
+
+    def take_turn(self, visitor: Visitor) -> bool:
+        """One more of the visitor's long events (a generation, a pick-up), if they may hold another."""
+        if self._events[visitor.id] >= self.events_per_visitor:
+            return False
+        self._events[visitor.id] += 1
+        return True
+
+    def end_turn(self, visitor: Visitor) -> None:
+        self._events[visitor.id] -= 1
+        if self._events[visitor.id] <= 0:
+            del self._events[visitor.id]
+
+    @contextlib.contextmanager
+    def turn(self, visitor: Visitor) -> Iterator[None]:
+        if not self.take_turn(visitor):
+            raise BusyVisitorError()
+        try:
+            yield
+        finally:
+            self.end_turn(visitor)
 
     # -- helpers
 
@@ -103,10 +135,12 @@ class Page:
         Returns:
             The MP4 video, and a one-line summary: parameters, time taken, size, cost.
         """
+        visitor = self.visitor(request, profile)
         try:
-            video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
-            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request, profile))
-            result = await self._outcome(tracked)
+            with self.turn(visitor):
+                video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
+                tracked, own_key = await self.studio.start(video_request, api_key, visitor)
+                result = await self._outcome(tracked)
         except RayError as err:
             raise self.error(err, api_key) from None
         return str(result.path), self.studio.result_summary(result, own_key)
@@ -137,12 +171,14 @@ class Page:
         Returns:
             The clips, each with a caption of what differs, and a summary of the set and its cost.
         """
+        visitor = self.visitor(request, profile)
         try:
-            requests = self.studio.variant_requests(
-                prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url
-            )
-            tracked, _ = await self.studio.start_many(requests, api_key, self.visitor(request, profile))
-            results = await asyncio.gather(*(self._outcome(t) for t in tracked), return_exceptions=True)
+            with self.turn(visitor):
+                requests = self.studio.variant_requests(
+                    prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url
+                )
+                tracked, _ = await self.studio.start_many(requests, api_key, visitor)
+                results = await asyncio.gather(*(self._outcome(t) for t in tracked), return_exceptions=True)
         except RayError as err:
             raise self.error(err, api_key) from None
         made = [
@@ -171,87 +207,101 @@ class Page:
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
-        history = trimmed(history)
+        visitor = self.visitor(request, profile)
+        if not self.take_turn(visitor):
+            raise self.error(BusyVisitorError(), api_key)
         try:
-            video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
-            tracked, own_key = await self.studio.start(video_request, api_key, self.visitor(request, profile))
-        except RayError as err:
-            yield self.failure_line(err, api_key), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            raise self.error(err, api_key) from None
-        continues = (
-            (continuing or {}).get("id") if (continuing or {}).get("url") == video_request.start_image_url else None
-        )
-        known_job = None
-        try:
-            async for state in tracked.changes():
-                history_update: Any = gr.skip()
-                if state.job_id != known_job or state.finished:
-                    known_job = state.job_id
-                    history = self.studio.remember(history, state, own_key, continues=continues)
-                    history_update = history
-                if not state.finished:
-                    yield self.status(state), gr.skip(), gr.skip(), history_update, gr.skip()
-        except asyncio.CancelledError:
-            self.studio.board.abandon(tracked)
-            raise
-        if tracked.error is not None:
-            yield self.failure_line(tracked.error, api_key), gr.skip(), gr.skip(), history, gr.skip()
-            raise self.error(tracked.error, api_key)
-        result = tracked.result
-        summary = self.studio.result_summary(result, own_key)
-        yield self.status(tracked), str(result.path), summary, history, history[0]
+            history = trimmed(history)
+            try:
+                video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
+                tracked, own_key = await self.studio.start(video_request, api_key, visitor)
+            except RayError as err:
+                yield self.failure_line(err, api_key), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                raise self.error(err, api_key) from None
+            continues = (
+                (continuing or {}).get("id") if (continuing or {}).get("url") == video_request.start_image_url else None
+            )
+            known_job = None
+            try:
+                async for state in tracked.changes():
+                    history_update: Any = gr.skip()
+                    if state.job_id != known_job or state.finished:
+                        known_job = state.job_id
+                        history = self.studio.remember(history, state, own_key, continues=continues)
+                        history_update = history
+                    if not state.finished:
+                        yield self.status(state), gr.skip(), gr.skip(), history_update, gr.skip()
+            except asyncio.CancelledError:
+                self.studio.board.abandon(tracked)
+                raise
+            if tracked.error is not None:
+                yield self.failure_line(tracked.error, api_key), gr.skip(), gr.skip(), history, gr.skip()
+                raise self.error(tracked.error, api_key)
+            result = tracked.result
+            summary = self.studio.result_summary(result, own_key)
+            yield self.status(tracked), str(result.path), summary, history, history[0]
+        finally:
+            self.end_turn(visitor)
 
     async def variants_in_page(
         self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history,
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
-        slots = self.studio.settings.max_variants
-        history = trimmed(history)
-        blank = [gr.skip()] * slots
+        visitor = self.visitor(request, profile)
+        if not self.take_turn(visitor):
+            raise self.error(BusyVisitorError(), api_key)
         try:
-            loops = [False, True] if loop_both else [bool(loop)]
-            requests = self.studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url)
-            tracked, own_key = await self.studio.start_many(requests, api_key, self.visitor(request, profile))
-        except RayError as err:
-            yield self.failure_line(err, api_key), *blank, gr.skip()
-            raise self.error(err, api_key) from None
-        names = captions(requests)
-        cleared = [gr.Video(value=None, label=names[i], visible=True) if i < len(requests) else gr.Video(visible=False)
-                   for i in range(slots)]  # fmt: skip
-        yield f"Starting {len(requests)} clips…", *cleared, gr.skip()
-        shown: set[int] = set()
-        recorded: dict[int, tuple] = {}  # (job id, finished) each variant's history entry was written with
-        try:
-            while True:
-                updates: list[Any] = list(blank)
-                changed = False
-                for i, t in enumerate(tracked):
-                    if t.finished and i not in shown:
-                        shown.add(i)
-                        label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
-                        updates[i] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
-                    # Kept in the browser as soon as Segmind gave an id (a reload picks it up), and when done.
-                    mark = (t.job_id, t.finished)
-                    if (t.job_id or t.finished) and recorded.get(i) != mark:
-                        history = self.studio.remember(history, t, own_key)
-                        recorded[i] = mark
-                        changed = True
-                running = [t for t in tracked if not t.finished]
-                line = f"{len(tracked) - len(running)} of {len(tracked)} done" + (
-                    f" · {self.status(running[0])}" if running else ""
-                )
-                yield line, *updates, history if changed else gr.skip()
-                if not running:
-                    break
-                await asyncio.sleep(1.0)
-        except asyncio.CancelledError:
-            for t in tracked:
-                self.studio.board.abandon(t)
-            raise
-        failed = [t.error for t in tracked if t.error is not None]
-        if failed and len(failed) == len(tracked):
-            raise self.error(failed[0], api_key)
+            slots = self.studio.settings.max_variants
+            history = trimmed(history)
+            blank = [gr.skip()] * slots
+            try:
+                loops = [False, True] if loop_both else [bool(loop)]
+                requests = self.studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url)
+                tracked, own_key = await self.studio.start_many(requests, api_key, visitor)
+            except RayError as err:
+                yield self.failure_line(err, api_key), *blank, gr.skip()
+                raise self.error(err, api_key) from None
+            names = captions(requests)
+            cleared = [
+                gr.Video(value=None, label=names[i], visible=True) if i < len(requests) else gr.Video(visible=False)
+                for i in range(slots)
+            ]
+            yield f"Starting {len(requests)} clips…", *cleared, gr.skip()
+            shown: set[int] = set()
+            recorded: dict[int, tuple] = {}  # (job id, finished) each variant's history entry was written with
+            try:
+                while True:
+                    updates: list[Any] = list(blank)
+                    changed = False
+                    for i, t in enumerate(tracked):
+                        if t.finished and i not in shown:
+                            shown.add(i)
+                            label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
+                            updates[i] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
+                        # Kept in the browser as soon as Segmind gave an id (a reload picks it up), and when done.
+                        mark = (t.job_id, t.finished)
+                        if (t.job_id or t.finished) and recorded.get(i) != mark:
+                            history = self.studio.remember(history, t, own_key)
+                            recorded[i] = mark
+                            changed = True
+                    running = [t for t in tracked if not t.finished]
+                    line = f"{len(tracked) - len(running)} of {len(tracked)} done" + (
+                        f" · {self.status(running[0])}" if running else ""
+                    )
+                    yield line, *updates, history if changed else gr.skip()
+                    if not running:
+                        break
+                    await asyncio.sleep(1.0)
+            except asyncio.CancelledError:
+                for t in tracked:
+                    self.studio.board.abandon(t)
+                raise
+            failed = [t.error for t in tracked if t.error is not None]
+            if failed and len(failed) == len(tracked):
+                raise self.error(failed[0], api_key)
+        finally:
+            self.end_turn(visitor)
 
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
@@ -259,14 +309,24 @@ class Page:
         history = trimmed(history)
         # Sent back as it is first: this change is what renders the cards from the stored history.
         yield gr.skip(), gr.skip(), history
-        for tracked, own_key in self.studio.pick_up(history, api_key, self.visitor(request)):
-            async for state in tracked.changes():
-                if not state.finished:
-                    yield f"Still being made at Segmind (no new charge): {self.status(state)}", gr.skip(), history
-            history = self.studio.remember(history, tracked, own_key)
-            video = str(tracked.result.path) if tracked.result and show else gr.skip()
-            done = "Your clip from before is ready." if tracked.result else self.failure_line(tracked.error, api_key)
-            yield done, video, history
+        visitor = self.visitor(request)
+        following = self.studio.pick_up(history, api_key, visitor)
+        if not following or not self.take_turn(visitor):
+            return  # nothing to follow, or this visitor already holds their share of the server
+        try:
+            for tracked, own_key in following:
+                async for state in tracked.changes():
+                    if not state.finished:
+                        line = f"Still being made at Segmind (no new charge): {self.status(state)}"
+                        yield line, gr.skip(), history
+                history = self.studio.remember(history, tracked, own_key)
+                video = str(tracked.result.path) if tracked.result and show else gr.skip()
+                done = (
+                    "Your clip from before is ready." if tracked.result else self.failure_line(tracked.error, api_key)
+                )
+                yield done, video, history
+        finally:
+            self.end_turn(visitor)
 
     async def keep_after_cancel(self, history, api_key, request: gr.Request = None):  # type: ignore[assignment]
         async for status, _, updated in self.pick_up(history, api_key, request, show=False):

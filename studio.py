@@ -6,12 +6,14 @@ app.py turns a Gradio request into a ``Visitor`` and calls ``Studio``; everythin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import functools
 import logging
 import os
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -256,7 +258,7 @@ class Studio:
         settle = [Release() for _ in requests]
         if not own_key:
             cost = sum(self.price(r.duration) for r in requests)
-            admission = await self._thread(self.gate.admit, visitor, len(requests), cost)
+            admission = await self._admit(visitor, len(requests), cost)
             settle = _shared_settlement(admission, [self.price(r.duration) for r in requests])
         tracked = []
         for request, release in zip(requests, settle, strict=True):
@@ -269,6 +271,17 @@ class Studio:
             "their own" if own_key else "the owner's",
         )
         return tracked, own_key
+
+    async def _admit(self, visitor: Visitor, clips: int, cost: float) -> Any:
+        """The gate's leave to spend (decided in a worker thread: Redis may be slow). If the caller is
+        cancelled meanwhile (a Cancel, a closed tab), a leave that arrives after that is given back at
+        once, slot and money, since nothing will be sent for it."""
+        deciding = asyncio.ensure_future(self._thread(self.gate.admit, visitor, clips, cost))
+        try:
+            return await asyncio.shield(deciding)
+        except asyncio.CancelledError:
+            deciding.add_done_callback(_give_back)
+            raise
 
     def result_summary(self, result: VideoResult, own_key: bool) -> str:
         """The line under a clip: a visitor sees no balance of the owner's account."""
@@ -416,6 +429,19 @@ class Studio:
         ticket = ticket if ENTRY_ID.fullmatch(ticket) else os.urandom(16).hex()
         target = self._target(request, ticket)
         return self.board.follow(job_id, key, visitor.id, target, request, ticket)
+
+
+def _give_back(deciding: asyncio.Future) -> None:
+    """An admission nobody waits for any more: refunded, then its slot freed (off the event loop)."""
+    if deciding.cancelled() or deciding.exception() is not None:
+        return
+    admission = deciding.result()
+
+    def undo() -> None:
+        admission.refund()
+        admission.release()
+
+    threading.Thread(target=undo, name="ray-admission-give-back", daemon=True).start()
 
 
 def _shared_settlement(admission: Any, prices: list[float]) -> list[Release]:

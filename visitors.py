@@ -57,21 +57,19 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import limits
 from limits import RateLimitItem
-from limits.errors import ConfigurationError
-from limits.storage import storage_from_string
 
 from ray_errors import API_KEYS_PAGE, InvalidRequestError, RayError
+from spend_ledger import Attempt, Ledger, Refusal, Window, open_ledger
 
 log = logging.getLogger("ray_studio.visitors")
 
 PRICE_PER_SECOND_MICROS = 75_000  # $0.075 per second of video, Ray Flash 2 (720p) on Segmind
 MICROS_PER_DOLLAR = 1_000_000
 IN_FLIGHT_TTL = 30 * 60  # seconds a slot survives a holder that never released it
-SPENT_KEY_TTL = 2 * 24 * 3600  # a day's spending is kept a day longer, for late refunds
 DEFAULT_VISITOR_LIMITS = "4 per 10 minutes; 12 per day"
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 OWN_KEY_FIELD = "'Your Segmind API key'"
@@ -531,247 +529,6 @@ def the_refusal_to_report(refusals: list[SpendRefusedError]) -> SpendRefusedErro
     return max(dated, key=lambda r: r.retry_at) if dated else refusals[0]
 
 
-# --------------------------------------------------------------------------- ledgers: one atomic check-and-take
-
-
-@dataclass(frozen=True)
-class _Window:
-    key: str
-    limit: int
-    seconds: int
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """Everything one admit checks and takes, as plain values for a ledger."""
-
-    now: float
-    token: str
-    slot_key: str
-    slot_limit: int
-    slot_until: float
-    windows: tuple[_Window, ...]
-    clips: int
-    spent_key: str
-    cap: int | None
-    cost: int
-
-
-@dataclass(frozen=True)
-class _Refusal:
-    rule: str  # "in-flight", "window" or "budget"
-    window: int = -1  # index into _Attempt.windows
-    blocking_stamp: float | None = None  # window: the entry that has to leave first; None: it never can
-
-
-class _Ledger(Protocol):
-    errors: type[Exception] | tuple[type[Exception], ...]
-
-    def try_admit(self, attempt: _Attempt) -> list[_Refusal]: ...
-    def release(self, slot_key: str, token: str) -> None: ...
-    def refund(self, spent_key: str, cost: int) -> None: ...
-    def spent(self, spent_key: str) -> int: ...
-
-
-class _MemoryLedger:
-    """Counts in this process, every admit under one lock."""
-
-    errors: tuple[type[Exception], ...] = ()
-    SWEEP_EVERY = 60.0
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._slots: dict[str, dict[str, float]] = {}  # slot key → token → held until
-        self._stamps: dict[str, tuple[int, list[float]]] = {}  # window key → (seconds, stamps newest first)
-        self._spent: dict[str, list[float]] = {}  # day key → [micros, kept until]
-        self._next_sweep = 0.0
-
-    def try_admit(self, attempt: _Attempt) -> list[_Refusal]:
-        with self._lock:
-            self._sweep(attempt.now)
-            refusals = self._refusals(attempt)
-            if not refusals:
-                self._take(attempt)
-            return refusals
-
-    def _refusals(self, a: _Attempt) -> list[_Refusal]:
-        refusals = []
-        slots = self._slots.setdefault(a.slot_key, {})
-        for token in [t for t, until in slots.items() if until <= a.now]:
-            del slots[token]
-        if len(slots) >= a.slot_limit:
-            refusals.append(_Refusal("in-flight"))
-        for index, window in enumerate(a.windows):
-            if a.clips > window.limit:
-                refusals.append(_Refusal("window", index))
-                continue
-            stamps = self._stamps.get(window.key, (0, []))[1]
-            position = window.limit - a.clips
-            if position < len(stamps) and stamps[position] > a.now - window.seconds:
-                refusals.append(_Refusal("window", index, stamps[position]))
-        if a.cap is not None and self.spent(a.spent_key) + a.cost > a.cap:
-            refusals.append(_Refusal("budget"))
-        return refusals
-
-    def _take(self, a: _Attempt) -> None:
-        self._slots[a.slot_key][a.token] = a.slot_until
-        for window in a.windows:
-            stamps = self._stamps.setdefault(window.key, (window.seconds, []))[1]
-            stamps[:0] = [a.now] * a.clips
-            del stamps[window.limit :]
-        entry = self._spent.setdefault(a.spent_key, [0, 0.0])
-        entry[0] += a.cost
-        entry[1] = a.now + SPENT_KEY_TTL
-
-    def _sweep(self, now: float) -> None:
-        """Forget visitors with nothing left to count, at most once a minute."""
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + self.SWEEP_EVERY
-        for key in [k for k, slots in self._slots.items() if all(until <= now for until in slots.values())]:
-            del self._slots[key]
-        for key in [k for k, (seconds, stamps) in self._stamps.items() if not stamps or stamps[0] <= now - seconds]:
-            del self._stamps[key]
-        for key in [k for k, (_, kept_until) in self._spent.items() if kept_until <= now]:
-            del self._spent[key]
-
-    def release(self, slot_key: str, token: str) -> None:
-        with self._lock:
-            self._slots.get(slot_key, {}).pop(token, None)
-
-    def refund(self, spent_key: str, cost: int) -> None:
-        with self._lock:
-            if entry := self._spent.get(spent_key):
-                entry[0] = max(0, entry[0] - cost)
-
-    def spent(self, spent_key: str) -> int:
-        entry = self._spent.get(spent_key)
-        return int(entry[0]) if entry else 0
-
-
-# KEYS: in-flight zset, day's spending, then one moving window (limits' layout) per limit.
-# ARGV: now, token, slot limit, slot held until, slot key ttl, cap (-1: none), cost, spent ttl, clips,
-#       then (limit, seconds) per window. Returns the refusals; takes everything only when there are none.
-_ADMIT_LUA = """
-local now = tonumber(ARGV[1])
-local slot_limit = tonumber(ARGV[3])
-local cap = tonumber(ARGV[6])
-local cost = tonumber(ARGV[7])
-local clips = tonumber(ARGV[9])
-local refusals = {}
-
-redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
-if redis.call('zcard', KEYS[1]) >= slot_limit then
-  refusals[#refusals + 1] = {'in-flight', '-1', ''}
-end
-for i = 3, #KEYS do
-  local limit = tonumber(ARGV[10 + (i - 3) * 2])
-  local seconds = tonumber(ARGV[11 + (i - 3) * 2])
-  if clips > limit then
-    refusals[#refusals + 1] = {'window', tostring(i - 3), ''}
-  else
-    local stamp = redis.call('lindex', KEYS[i], limit - clips)
-    if stamp and tonumber(stamp) > now - seconds then
-      refusals[#refusals + 1] = {'window', tostring(i - 3), stamp}
-    end
-  end
-end
-local spent = tonumber(redis.call('get', KEYS[2]) or '0')
-if cap >= 0 and spent + cost > cap then
-  refusals[#refusals + 1] = {'budget', '-1', ''}
-end
-if #refusals > 0 then
-  return refusals
-end
-
-redis.call('zadd', KEYS[1], ARGV[4], ARGV[2])
-redis.call('expire', KEYS[1], ARGV[5])
-for i = 3, #KEYS do
-  local limit = tonumber(ARGV[10 + (i - 3) * 2])
-  for _ = 1, clips do
-    redis.call('lpush', KEYS[i], ARGV[1])
-  end
-  redis.call('ltrim', KEYS[i], 0, limit - 1)
-  redis.call('expire', KEYS[i], ARGV[11 + (i - 3) * 2])
-end
-redis.call('incrby', KEYS[2], cost)
-redis.call('expire', KEYS[2], ARGV[8])
-return {}
-"""
-
-_REFUND_LUA = """
-if redis.call('exists', KEYS[1]) == 0 then
-  return 0
-end
-local left = redis.call('decrby', KEYS[1], ARGV[1])
-if left < 0 then
-  redis.call('set', KEYS[1], 0, 'KEEPTTL')
-end
-return left
-"""
-
-
-class _RedisLedger:
-    """Counts in Redis, shared by every process on it; each admit is one Lua script (atomic)."""
-
-    def __init__(self, uri: str) -> None:
-        # URL options (?socket_timeout=...) override these: a dead Redis should refuse fast, not hang the page.
-        self._storage: Any = storage_from_string(uri, socket_connect_timeout=3, socket_timeout=5)
-        self.errors = self._storage.base_exceptions
-        connection = self._storage.get_connection()
-        self._redis = connection
-        self._admit = connection.register_script(_ADMIT_LUA)
-        self._refund = connection.register_script(_REFUND_LUA)
-
-    def _key(self, key: str) -> str:
-        return self._storage.prefixed_key(key)  # "LIMITS:…", as limits' own RedisStorage does
-
-    def try_admit(self, a: _Attempt) -> list[_Refusal]:
-        keys = [self._key(a.slot_key), self._key(a.spent_key)] + [self._key(w.key) for w in a.windows]
-        args: list[Any] = [
-            repr(a.now),
-            a.token,
-            a.slot_limit,
-            repr(a.slot_until),
-            max(1, math.ceil(a.slot_until - a.now)),
-            -1 if a.cap is None else a.cap,
-            a.cost,
-            SPENT_KEY_TTL,
-            a.clips,
-        ]
-        for window in a.windows:
-            args += [window.limit, window.seconds]
-        rows = self._admit(keys=keys, args=args)
-        return [_redis_refusal(row) for row in rows]
-
-    def release(self, slot_key: str, token: str) -> None:
-        self._redis.zrem(self._key(slot_key), token)
-
-    def refund(self, spent_key: str, cost: int) -> None:
-        self._refund(keys=[self._key(spent_key)], args=[cost])
-
-    def spent(self, spent_key: str) -> int:
-        return int(self._redis.get(self._key(spent_key)) or 0)
-
-
-def _redis_refusal(row: list[bytes]) -> _Refusal:
-    rule, window, stamp = (value.decode() for value in row)
-    return _Refusal(rule, int(window), float(stamp) if stamp else None)
-
-
-def open_ledger(storage_uri: str) -> _Ledger:
-    scheme = urllib.parse.urlsplit(storage_uri).scheme
-    if scheme == "memory":
-        return _MemoryLedger()
-    try:
-        return _RedisLedger(storage_uri)
-    except (ConfigurationError, ValueError) as err:
-        reason = str(err)
-        if password := urllib.parse.urlsplit(storage_uri).password:
-            reason = reason.replace(password, "***")
-        raise SettingError([f"RAY_LIMITS_STORAGE {redact_uri(storage_uri)!r} cannot be used: {reason}"]) from None
-
-
 # --------------------------------------------------------------------------- the gate
 
 
@@ -784,7 +541,7 @@ class Admission:
     until IN_FLIGHT_TTL after it was taken.
     """
 
-    def __init__(self, ledger: _Ledger, visitor: Visitor, attempt: _Attempt) -> None:
+    def __init__(self, ledger: Ledger, visitor: Visitor, attempt: Attempt) -> None:
         self.visitor = visitor
         self.clips = attempt.clips
         self.cost = attempt.cost / MICROS_PER_DOLLAR
@@ -843,7 +600,11 @@ class SpendGate:
         self._cap = None if policy.daily_budget is None else to_micros(policy.daily_budget)
         self._clock = clock
         self._slot_ttl = slot_ttl
-        self._ledger = open_ledger(policy.storage_uri)
+        try:
+            self._ledger = open_ledger(policy.storage_uri)
+        except ValueError as err:
+            shown = redact_uri(policy.storage_uri)
+            raise SettingError([f"RAY_LIMITS_STORAGE {shown!r} cannot be used: {err}"]) from None
 
     def admit(self, visitor: Visitor, clips: int, cost: float) -> Admission:
         """Leave to make ``clips`` clips costing ``cost`` dollars in all, or a SpendRefusedError (nothing taken)."""
@@ -880,28 +641,28 @@ class SpendGate:
         except self._ledger.errors as err:
             raise LimitsUnavailableError() from err
 
-    def _attempt(self, visitor: Visitor, clips: int, cost: int) -> _Attempt:
+    def _attempt(self, visitor: Visitor, clips: int, cost: int) -> Attempt:
         now = self._clock()
-        return _Attempt(
+        return Attempt(
             now=now,
             token=uuid.uuid4().hex,
             slot_key=f"ray/in-flight/{visitor.id}",
             slot_limit=self.policy.in_flight_per_visitor,
             slot_until=now + self._slot_ttl,
-            windows=tuple(_Window(item.key_for(visitor.id), item.amount, item.get_expiry()) for item in self._windows),
+            windows=tuple(Window(item.key_for(visitor.id), item.amount, item.get_expiry()) for item in self._windows),
             clips=clips,
             spent_key=_spent_key(now),
             cap=self._cap,
             cost=cost,
         )
 
-    def _refusal(self, visitor: Visitor, attempt: _Attempt, refusals: list[_Refusal]) -> SpendRefusedError:
+    def _refusal(self, visitor: Visitor, attempt: Attempt, refusals: list[Refusal]) -> SpendRefusedError:
         errors = [self._error(visitor, attempt, refusal) for refusal in refusals]
         chosen = the_refusal_to_report(errors)
         chosen.also = tuple(e for e in errors if e is not chosen)
         return chosen
 
-    def _error(self, visitor: Visitor, attempt: _Attempt, refusal: _Refusal) -> SpendRefusedError:
+    def _error(self, visitor: Visitor, attempt: Attempt, refusal: Refusal) -> SpendRefusedError:
         if refusal.rule == "in-flight":
             return InFlightLimitError(attempt.slot_limit, visitor)
         if refusal.rule == "budget":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ import app
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY, ROOT, free_port
 from tests.segmind_standin import Reply, SegmindStandIn
+from visitors import SpendPolicy
 
 
 @pytest.fixture(scope="module")
@@ -516,3 +518,102 @@ def test_with_ray_auth_the_page_and_the_api_need_a_login_and_limits_follow_the_u
         with pytest.raises(AppError) as refused:
             generate(alice)
     assert "Limit reached" in refused.value.title and len(upstream.submissions) == 1
+
+
+# --------------------------------------------------------------------------- money and secrets, end to end
+
+
+def test_a_submission_dropped_after_segmind_read_it_is_not_sent_again_and_the_visitor_is_told(api, upstream):
+    upstream.then(Reply(drop=True))
+    with pytest.raises(AppError) as err:
+        generate(api)
+    assert len(upstream.submissions) == 1
+    assert err.value.title == "Connection problem" and "may have reached Segmind and been billed" in err.value.message
+
+
+def test_a_visitors_own_key_reaches_no_log_line_when_their_clip_fails(api, upstream, caplog):
+    visitor_key = "SG_visitor_not_for_the_log_5d2e9a71"
+    with caplog.at_level(logging.DEBUG), pytest.raises(AppError):
+        generate(api, api_key=visitor_key)  # the stand-in knows only the owner's key: 401
+    lines = [r.getMessage().lower() for r in caplog.records]
+    assert any("failed" in line for line in lines)  # the failure was logged
+    pieces = {visitor_key[i : i + 8].lower() for i in range(len(visitor_key) - 7)}
+    assert not [p for p in pieces for line in lines if p in line]
+
+
+def test_a_log_line_quoting_the_pages_key_is_hidden_whoever_writes_it(upstream, tmp_path, caplog):
+    with caplog.at_level(logging.INFO), running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path)):
+        logging.getLogger("some.library").warning("request headers: x-api-key=%s", OWNER_KEY.upper())
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "some.library"]
+    assert "[key hidden]" in line and OWNER_KEY[4:20].lower() not in line.lower()
+
+
+def test_a_set_of_variants_is_charged_to_the_day_budget_clip_by_clip(upstream, tmp_path):
+    policy = SpendPolicy(visitor_limits="off", daily_budget=0.75, in_flight_per_visitor=5)  # two 5 s clips
+    launched = running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy)
+    with launched as running, pytest.raises(AppError) as refused:
+        variants(Client(running.url, verbose=False), "a fox", ["16:9", "9:16", "1:1"], duration=5)
+    assert refused.value.title == "Daily budget spent" and upstream.submissions == []
+
+
+def test_a_clip_that_failed_with_a_server_error_stays_counted_against_the_budget(upstream, tmp_path):
+    policy = SpendPolicy(visitor_limits="off", daily_budget=0.375, in_flight_per_visitor=5)  # one 5 s clip
+    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy) as running:
+        api = Client(running.url, verbose=False)
+        upstream.fail(500)  # Segmind may have started (and billed) it
+        with pytest.raises(AppError):
+            generate(api)
+        with pytest.raises(AppError) as refused:
+            generate(api)
+    assert refused.value.title == "Daily budget spent" and len(upstream.submissions) == 1
+
+
+def test_after_a_clip_is_made_the_same_visitor_may_start_the_next(upstream, tmp_path):
+    policy = SpendPolicy(visitor_limits="off", daily_budget=None, in_flight_per_visitor=1)
+    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy) as running:
+        api = Client(running.url, verbose=False)
+        first, _ = generate(api)
+        second, _ = generate(api)
+    assert Path(first).exists() and Path(second).exists() and len(upstream.submissions) == 2
+
+
+def test_a_set_of_variants_holds_the_visitors_slot_until_its_last_clip_has_ended(upstream, tmp_path):
+    policy = SpendPolicy(visitor_limits="off", daily_budget=None, in_flight_per_visitor=1)
+    upstream.then(Reply(), Reply(processing=600))
+    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy) as running:
+        api = Client(running.url, verbose=False)
+        running_set = api.submit(prompts="a fox", aspect_ratios=["16:9", "9:16"], api_name="/variants")
+        for _ in range(2400):  # until the quick clip is saved; the other one is still being made
+            if list(running.clips.glob("*/*.mp4")):
+                break
+            time.sleep(0.05)
+        with pytest.raises(AppError) as refused:
+            generate(api)
+        for job in upstream.jobs.values():
+            job.submitted_at -= 600  # let the long clip finish
+        clips, _ = running_set.result(timeout=60)
+    assert refused.value.title == "One clip at a time" and len(clips) == 2 and len(upstream.submissions) == 2
+
+
+def test_a_forged_x_forwarded_for_does_not_make_a_caller_a_new_visitor(upstream, tmp_path):
+    policy = SpendPolicy(visitor_limits="1 per day", daily_budget=None, in_flight_per_visitor=5)  # RAY_PROXY_HOPS=0
+    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy) as running:
+        generate(Client(running.url, verbose=False, headers={"X-Forwarded-For": "203.0.113.7"}))
+        with pytest.raises(AppError) as refused:
+            generate(Client(running.url, verbose=False, headers={"X-Forwarded-For": "198.51.100.9"}))
+    assert refused.value.title == "Limit reached" and len(upstream.submissions) == 1
+
+
+def test_on_own_keys_only_a_key_of_spaces_is_no_key_and_nothing_is_sent(upstream, tmp_path):
+    policy = SpendPolicy(own_key_only=True)
+    launched = running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy)
+    with launched as running, pytest.raises(AppError) as err:
+        generate(Client(running.url, verbose=False), api_key="   ")
+    assert err.value.title == "Your own key needed" and upstream.received == []
+
+
+def test_a_clip_folder_without_room_is_refused_before_anything_is_sent(upstream, tmp_path):
+    launched = running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), min_free_bytes=10**18)
+    with launched as running, pytest.raises(AppError) as err:
+        generate(Client(running.url, verbose=False))
+    assert err.value.title == "Cannot save the video there" and upstream.received == []

@@ -153,6 +153,22 @@ def test_a_redirect_within_segminds_own_host_is_followed(client, standin, tmp_pa
     assert client.generate(VideoRequest("a fox"), tmp_path / "v.mp4").path.exists()
 
 
+def test_status_and_result_urls_naming_another_host_are_ignored_and_the_job_followed_at_segmind(
+    queue_settings, standin, elsewhere, tmp_path
+):
+    segminds_answer = standin.submit_answer
+    standin.submit_answer = lambda job: {
+        **segminds_answer(job),
+        "status_url": f"{elsewhere.v2_url}/requests/{job.request_id}/status",
+        "response_url": f"{elsewhere.v2_url}/requests/{job.request_id}",
+    }
+    standin.then(Reply(processing=0.2))
+    with RayClient(queue_settings) as client:
+        result = client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
+    assert result.path.read_bytes() == standin.video
+    assert elsewhere.polls == [] and elsewhere.received == [] and len(standin.submissions) == 1
+
+
 # --------------------------------------------------------------------------- cookies
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 from pathlib import Path
@@ -180,6 +181,20 @@ def test_a_visitors_key_is_the_one_the_upload_carries(standin, settings, tmp_pat
 def test_the_owners_key_is_used_when_no_visitor_key_is_given(client, standin, tmp_path):
     client.keyframe_url(write(tmp_path, "cat.png", image_bytes("PNG")))
     assert standin.received[-1].headers["x-api-key"] == TEST_API_KEY
+
+
+def test_on_own_keys_only_a_visitors_image_is_not_uploaded_on_the_pages_key(settings, standin, tmp_path):
+    from jobs import JobBoard
+    from studio import Studio
+    from visitors import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
+
+    image = write(tmp_path, "cat.png", image_bytes("PNG", (640, 360), RED))
+    with RayClient(settings) as client:
+        board = JobBoard(client, concurrency=1, threads=2)
+        studio = Studio(client, board, SpendGate(SpendPolicy(own_key_only=True)), tmp_path / "clips")
+        with pytest.raises(OwnKeyRequiredError):
+            asyncio.run(studio.keyframe(str(image), "cat.png", "", Visitor("ip:127.0.0.2", "127.0.0.2"), tmp_path))
+    assert standin.uploads == [] and standin.received == []
 
 
 # --------------------------------------------------------------------------- URLs: checked, never fetched
