@@ -132,8 +132,9 @@ def sidecar(result: VideoResult, *, model: str, api_mode: str, sources: dict[str
 
 
 def cli_command(request: VideoRequest | None, file_name: str, *, job_id: str | None = None) -> str:
-    """The shell-quoted (POSIX) command line that makes ``request`` again into ``file_name``; with no
-    request, the one that fetches job ``job_id`` again."""
+    """The shell-quoted (POSIX) command line that makes ``request`` again, into a new file named after
+    its prompt (never over ``file_name``, the clip this sidecar describes); with no request, the one
+    that fetches job ``job_id`` again into ``file_name``."""
     if request is None:
         if not job_id:
             raise ValueError("cli_command needs a request or a job id")
@@ -144,7 +145,6 @@ def cli_command(request: VideoRequest | None, file_name: str, *, job_id: str | N
     for option, url in (("--start-image-url", request.start_image_url), ("--end-image-url", request.end_image_url)):
         if url:
             options += [option, url]
-    options += ["-o", file_name]
     if request.prompt.startswith("-"):  # it would read as an option: after "--" it cannot
         return shlex.join([*CLI_COMMAND, *options, "--", request.prompt])
     return shlex.join([*CLI_COMMAND, request.prompt, *options])

@@ -304,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_join(clips: list[str], output: Path | None, out: TextIO, err: TextIO) -> int:
     target = output or free_path(Path("."), "joined.mp4")
+    if any(Path(c).resolve() == target.resolve() for c in clips):
+        print(f"error: Invalid request: {target} is one of the clips to join; give another -o. Nothing was written.",
+              file=err)  # fmt: skip
+        return 2
     try:
         info = media.join_clips(clips, target)
     except InvalidRequestError as error:

@@ -123,6 +123,7 @@ log = logging.getLogger("ray_client")
 JOB_STATES = ("QUEUED", "PROCESSING", "COMPLETED", "FAILED")
 DOWNLOAD_ATTEMPTS = 4  # a cut download of a finished job is fetched again, never generated again
 MAX_POLL_FAILURES = 8  # failed status checks in a row before giving up on following a job
+QUEUE_RECHECK = 600  # seconds the v1 call stands in for a queue that answered 404
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
@@ -274,7 +275,7 @@ class RayClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._sleep = sleep
-        self._queue_unavailable = False
+        self._queue_unavailable_until = 0.0  # monotonic time; the queue is tried again after it
 
     @classmethod
     def from_env(cls) -> RayClient:
@@ -283,14 +284,16 @@ class RayClient:
     @property
     def uses_queue(self) -> bool:
         """Whether generations go through Segmind's queue (v2) rather than the single v1 call."""
-        return self.settings.api_mode == "async" and not self._queue_unavailable
+        return self.settings.api_mode == "async" and time.monotonic() >= self._queue_unavailable_until
 
     def mark_queue_unavailable(self) -> None:
         """Segmind's queue answered 404 for this model while the v1 call made the clip: use the v1 call
-        from now on (said once in the log). A 404 from both means a wrong model, and changes nothing."""
-        if not self._queue_unavailable:
-            log.warning("Segmind's queue (v2) answered 404 for %s; using the v1 call from now on", self.settings.model)
-        self._queue_unavailable = True
+        for the next QUEUE_RECHECK seconds (said in the log), then try the queue again. A 404 from both
+        means a wrong model, and changes nothing."""
+        if self.uses_queue:
+            log.warning("Segmind's queue (v2) answered 404 for %s; using the v1 call for %d minutes",
+                        self.settings.model, QUEUE_RECHECK // 60)  # fmt: skip
+        self._queue_unavailable_until = time.monotonic() + QUEUE_RECHECK
 
     def __repr__(self) -> str:
         return f"RayClient(endpoint={self.settings.endpoint!r}, mode={self.settings.api_mode!r})"
@@ -741,7 +744,19 @@ class RayClient:
             return response
 
         with AbortScope(cancel):
-            response, attempts = self._with_retries(send, progress, cancel)
+            try:
+                response, attempts = self._with_retries(send, progress, cancel)
+            except (APIConnectionError, APITimeoutError) as err:
+                if not may_have_reached(err):
+                    raise
+                slow = " If Segmind is slow, raise SEGMIND_READ_TIMEOUT." if isinstance(err, APITimeoutError) else ""
+                raise type(err)(
+                    err.detail,
+                    action="The request reached Segmind, so the clip may have been made and billed: check your "
+                    "Segmind console before trying again." + slow,
+                    visitor_detail="the connection dropped after the request reached Segmind",
+                    visitor_action="The clip may have been made and billed; wait a minute before trying again.",
+                ) from err
             with response:
                 size, credits_left, consumed = self._save_v1(response, target, key, cancel)
         return VideoResult(

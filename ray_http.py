@@ -152,6 +152,9 @@ def check_output(target: Path, min_free: int = MIN_FREE_BYTES) -> None:
     target = Path(target)
     if target.is_dir():
         raise OutputNotWritableError([f"{target} is a folder; give a file name ending in .mp4"])
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        # A clip replaces a file of the same name; a link, a pipe or a device (/dev/null) it must not.
+        raise OutputNotWritableError([f"{target} is not a regular file (a link, pipe or device); give a file name"])
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -576,7 +576,27 @@ def test_the_sidecars_command_line_asks_for_the_same_clip_again(standin, tmp_pat
     proc = run_cli(*argv[2:], standin=standin, cwd=again)
     assert proc.returncode == 0, proc.stderr
     first, second = standin.submissions
-    assert first.body == second.body and (again / "fox.mp4").exists()
+    assert first.body == second.body and (again / proc.stdout.strip()).is_file()
+    assert out.read_bytes() == standin.video  # the clip the sidecar describes is never overwritten
+
+
+def test_an_output_that_is_a_link_a_pipe_or_a_device_is_refused_before_paying(standin, tmp_path):
+    link = tmp_path / "l.mp4"
+    link.symlink_to(tmp_path / "target.txt")
+    pipe = tmp_path / "p.mp4"
+    os.mkfifo(pipe)
+    for output in (link, pipe, Path("/dev/null")):
+        proc = run_cli("a fox", "-o", str(output), standin=standin)
+        assert proc.returncode == 2 and "not a regular file" in proc.stderr
+    assert standin.received == [] and Path("/dev/null").is_char_device()
+
+
+def test_joining_into_one_of_the_clips_is_refused(tmp_path):
+    clip = tmp_path / "a.mp4"
+    clip.write_bytes(b"whatever")
+    proc = run_cli("--join", str(clip), str(clip), "-o", str(clip))
+    assert proc.returncode == 2 and "is one of the clips to join" in proc.stderr
+    assert clip.read_bytes() == b"whatever"
 
 
 def test_every_variant_gets_its_own_sidecar(standin, tmp_path):

@@ -254,9 +254,13 @@ def test_a_read_timeout_is_reported_and_not_resent(standin, settings, sleeps, tm
     standin.default = Reply(latency=1.5)
     with (
         RayClient(replace(settings, read_timeout=0.3), sleep=sleeps.append) as client,
-        pytest.raises(rc.APITimeoutError, match="SEGMIND_READ_TIMEOUT"),
+        pytest.raises(rc.APITimeoutError, match="SEGMIND_READ_TIMEOUT") as err,
     ):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
+    assert "may have been made and billed" in str(err.value)
+    assert (
+        "may have been made and billed" in err.value.visitor_message() and "SEGMIND" not in err.value.visitor_message()
+    )
     assert len(standin.received) == 1 and sleeps == []
 
 

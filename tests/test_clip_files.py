@@ -217,12 +217,12 @@ def test_the_cli_line_parses_back_into_the_same_request(clip, prompt):
         end_image_url=args.end_image_url,
     )
     assert again == request
-    assert args.output == Path("clip.mp4")
+    assert args.output is None  # a new file named after the prompt, never over the clip it describes
 
 
 def test_a_clip_without_loop_or_keyframes_has_a_short_cli_line(clip):
     cli = sidecar(a_result(clip), model="m", api_mode="async")["cli"]
-    assert cli == "python ray_client.py 'Lighthouse at dusk' --aspect-ratio 16:9 --duration 5 -o clip.mp4"
+    assert cli == "python ray_client.py 'Lighthouse at dusk' --aspect-ratio 16:9 --duration 5"
 
 
 def test_a_resumed_clip_of_unknown_request_has_null_parameters_and_a_resume_line(clip):
@@ -269,7 +269,7 @@ def test_keep_copies_the_clip_under_its_name_with_its_sidecar(clip, tmp_path):
     assert data_path == kept.with_suffix(".json")
     data = json.loads(data_path.read_text(encoding="utf-8"))
     assert data["file"] == kept.name and data["job_id"] == "job-123" and data["model"] == "ray-flash-2-720p"
-    assert data["cli"].endswith(f"-o {kept.name}")
+    assert data["cli"].startswith("python ray_client.py") and " -o " not in data["cli"]
 
 
 def test_keeping_the_same_prompt_twice_never_overwrites_the_first(clip, tmp_path):
