@@ -105,22 +105,16 @@ def without(entry_id: str, history: list[dict]) -> list[dict]:
 
 
 def busy(loop: bool):
+    """While a clip or a set of variants is made: both buttons off, Cancel shown, the player and its
+    line cleared (an older clip there would read as this one's, with Continue on it)."""
     # The player's loop is set now, not when the clip arrives: changing it then rebuilds the player
     # while it loads the clip (bench, last byte to playable: medians 0.45–0.49 s before, 0.25–0.32 s after).
-    return gr.Button(interactive=False, value="Generating…"), gr.Button(visible=True), gr.Video(loop=loop)
+    off = gr.Button(interactive=False)
+    return off, gr.Button(visible=True), gr.Video(value=None, loop=loop), "", None, off
 
 
 def idle():
-    return gr.Button(interactive=True, value="Generate"), gr.Button(visible=False)
-
-
-def cancelled():
-    gr.Info(
-        "Stopped waiting. Nothing is charged for a clip that was not yet sent; one Segmind had already "
-        "started is billed, so it is kept: it will appear in your history when it is ready.",
-        title="Cancelled",
-    )
-    return idle()
+    return gr.Button(interactive=True), gr.Button(visible=False), gr.Button(interactive=True)
 
 
 def key_box(open: bool) -> tuple[gr.Textbox, gr.Checkbox]:
@@ -206,7 +200,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
                             note = gr.Markdown(elem_id=f"{which}-note")
                             url = gr.Textbox(
                                 "",
-                                label=f"…or a {which} image URL",
+                                label=f"…or the {which} image's URL",
                                 placeholder="https://…/frame.jpg",
                                 elem_id=f"{which}-image-url",
                             )
@@ -219,13 +213,17 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
                         list(ASPECT_RATIOS), value=["16:9", "9:16"], label="Shapes", elem_id="variant-ratios"
                     )
                     loop_both = gr.Checkbox(label="Each with and without loop", value=False)
-                    variants_cost = gr.Markdown(elem_id="variants-cost")
+                    variants_cost = gr.Markdown(
+                        page.variants_price("", ["16:9", "9:16"], False, DEFAULT_DURATION), elem_id="variants-cost"
+                    )
                     variants_btn = gr.Button("Run the variants", variant="primary", elem_id="run-variants")
                 if studio.has_owner_key:
                     api_key, remember_key = key_box(open=False)
             with gr.Column(scale=6):
                 status = gr.Markdown(elem_id="clip-status")
-                video = gr.Video(label="Video", autoplay=True, buttons=["download"], interactive=False, elem_id="video")
+                video = gr.Video(
+                    label="Video", autoplay=True, buttons=["download"], interactive=False, elem_id="video", height=440
+                )
                 # Serve our clips as they are. With ffmpeg installed (as on Spaces) Gradio would ffprobe
                 # every clip in the event loop's path and re-encode any it does not recognise;
                 # Segmind's are H.264 MP4, which browsers play. (A subclass would make Gradio write
@@ -329,9 +327,10 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
             "outputs": [*form, continuing, status, keyframe_box],
             **unlimited,
         }
-        locked = generate_btn.click(
-            busy, loop, [generate_btn, cancel_btn, video], js="(l) => { rayStudio.focusResult(); return l; }", **private
-        )
+        buttons = [generate_btn, cancel_btn, variants_btn]
+        busy_outputs = [generate_btn, cancel_btn, video, info, current, variants_btn]
+        focus_then_busy = {"js": "(l) => { rayStudio.focusResult(); return l; }", **private}
+        locked = generate_btn.click(busy, loop, busy_outputs, **focus_then_busy)
         in_page = {"show_progress": "hidden", "preprocess": False, "api_visibility": "private", **unlimited}
         run = locked.then(
             page.generate_in_page,
@@ -339,22 +338,25 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
             [status, video, info, history, current],
             **in_page,
         )
-        run.then(idle, None, [generate_btn, cancel_btn], **private)
-        run.failure(idle, None, [generate_btn, cancel_btn], **private)  # Gradio 6 skips .then after an error
-        run.success(studio.limits_line, None, limits, **private).then(
-            page.chain_button, [history, current], chain_btn, **private
-        )
-        # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
-        stop = cancel_btn.click(cancelled, None, [generate_btn, cancel_btn], cancels=[run], api_visibility="private")
-        stop.then(page.keep_after_cancel, [history, api_key], [status, history], api_visibility="private", **unlimited)
+        run.then(idle, None, buttons, **private)
+        run.failure(idle, None, buttons, **private)  # Gradio 6 skips .then after an error
+        made = run.success(studio.limits_line, None, limits, **private)
+        made.then(page.chain_button, [history, current], chain_btn, **private)
+        made.then(page.after_continuing, [continuing, start_image_url], [continuing, start_image_url], **private)
         variant_form = [variant_prompts, variant_ratios, duration]
-        variants_run = variants_btn.click(
+        variants_run = variants_btn.click(busy, loop, busy_outputs, **focus_then_busy).then(
             page.variants_in_page,
             [*variant_form, loop_both, loop, start_image_url, end_image_url, api_key, history],
             [status, *slots, history],
             **in_page,
         )
+        variants_run.then(idle, None, buttons, **private)
+        variants_run.failure(idle, None, buttons, **private)
         variants_run.success(studio.limits_line, None, limits, **private)
+        # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
+        stop = cancel_btn.click(page.cancelled, None, [*buttons, status], cancels=[run, variants_run],
+                                api_visibility="private")  # fmt: skip
+        stop.then(page.keep_after_cancel, [history, api_key], [status, history], api_visibility="private", **unlimited)
         extend_btn.click(**continue_clip)
         current.change(lambda entry: gr.Button(interactive=bool(entry)), current, extend_btn, **private)
         chain_btn.click(
@@ -377,8 +379,12 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
             **unlimited,
         )
         for which, (image, note, url, preview) in keyframes.items():
-            image.input(page.keyframe, [image, api_key], [url, note], preprocess=False, api_visibility="private",
-                        **unlimited)  # fmt: skip
+            # The picture shown and the URL sent stay one: a URL typed or restored over an uploaded
+            # image clears the picture and its note.
+            uploaded = gr.State("")
+            image.input(page.keyframe, [image, api_key], [url, note, image, uploaded], preprocess=False,
+                        api_visibility="private", **unlimited)  # fmt: skip
+            url.change(page.keyframe_url_changed, [url, uploaded], [image, note], **private)
             url.change(None, url, preview, js=f"(u) => rayStudio.preview(u, '{which}-preview')")
         for phrase, button in phrase_buttons:
             button.click(None, prompt, prompt, js=f"(p) => rayStudio.append(p, {phrase!r})")
@@ -393,7 +399,8 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
         remember_key.change(None, [api_key, remember_key], None, js="(k, r) => rayStudio.rememberKey(k, r)")
         loaded = demo.load(None, None, [api_key, remember_key], js="() => rayStudio.restoreKey()")
         loaded.then(None, aspect_ratio, ratio_shape, js="(r) => rayStudio.shape(r)")
-        loaded.then(page.pick_up, [history, api_key], [status, video, history], api_visibility="private", **unlimited)
+        pick_up_outputs = [status, video, info, history, current]
+        loaded.then(page.pick_up, [history, api_key], pick_up_outputs, api_visibility="private", **unlimited)
 
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     guard_inputs(demo)

@@ -14,8 +14,10 @@ import hmac
 import json
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from jobs import Tracked
@@ -36,10 +38,15 @@ class EntrySigner:
         self._secret = secret
 
     @classmethod
-    def for_key(cls, owner_key: str | None) -> EntrySigner:
-        if not owner_key:
+    def for_key(cls, owner_key: str | None, keep_in: Path | None = None) -> EntrySigner:
+        """With the page's key: a secret derived from it. Without: a random one kept in the private
+        file ``keep_in`` (made once, readable by this user only; never in Gradio's served folders),
+        so visitors' histories stay valid across restarts; new at each start without ``keep_in``."""
+        if owner_key:
+            return cls(hmac.new(owner_key.encode(), b"ray-studio/history-entry/v1", hashlib.sha256).digest())
+        if keep_in is None:
             return cls(os.urandom(32))
-        return cls(hmac.new(owner_key.encode(), b"ray-studio/history-entry/v1", hashlib.sha256).digest())
+        return cls(_kept_secret(keep_in))
 
     def _signature(self, entry: dict[str, Any]) -> str:
         signed = json.dumps([entry.get("id"), entry.get("job"), entry.get("file"), bool(entry.get("own_key"))])
@@ -54,6 +61,29 @@ class EntrySigner:
             and isinstance(entry.get("sig"), str)
             and hmac.compare_digest(entry["sig"], self._signature(entry))
         )
+
+
+def _kept_secret(path: Path) -> bytes:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes()
+        if len(secret) == 32:
+            return secret
+        path.unlink()  # damaged: make a new one (older entries then stop being trusted)
+        return _kept_secret(path)
+    secret = os.urandom(32)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret)
+    return secret
+
+
+def default_secret_file() -> Path:
+    """Where a page without a key keeps its history-signing secret: this user's private temp folder."""
+    return (
+        Path(tempfile.gettempdir()) / f"ray-studio-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "history.key"
+    )
 
 
 def entry_for(tracked: Tracked, own_key: bool, continues: str | None = None) -> dict[str, Any]:

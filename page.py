@@ -225,7 +225,8 @@ class Page:
             try:
                 async for state in tracked.changes():
                     history_update: Any = gr.skip()
-                    if state.job_id != known_job or state.finished:
+                    # Kept once Segmind has it (a job id), and when made: a refusal leaves no card.
+                    if state.job_id != known_job or (state.finished and (state.job_id or state.result)):
                         known_job = state.job_id
                         history = self.studio.remember(history, state, own_key, continues=continues)
                         history_update = history
@@ -281,14 +282,17 @@ class Page:
                             updates[i] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
                         # Kept in the browser as soon as Segmind gave an id (a reload picks it up), and when done.
                         mark = (t.job_id, t.finished)
-                        if (t.job_id or t.finished) and recorded.get(i) != mark:
+                        if (t.job_id or t.result) and recorded.get(i) != mark:
                             history = self.studio.remember(history, t, own_key)
                             recorded[i] = mark
                             changed = True
                     running = [t for t in tracked if not t.finished]
-                    line = f"{len(tracked) - len(running)} of {len(tracked)} done" + (
-                        f" · {self.status(running[0])}" if running else ""
+                    made = sum(1 for t in tracked if t.result is not None)
+                    failed = [t.error for t in tracked if t.finished and t.result is None and t.error]
+                    line = f"{made} of {len(tracked)} made" + (
+                        f", {len(failed)} failed ({failed[0].title})" if failed else ""
                     )
+                    line += f" · {self.status(running[0])}" if running else ""
                     yield line, *updates, history if changed else gr.skip()
                     if not running:
                         break
@@ -305,10 +309,11 @@ class Page:
 
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
-        paying again, and put them in the history when they are done."""
+        paying again, and put them in the history when they are done. Outputs: status, player, its
+        line, the history and the entry in the player."""
         history = trimmed(history)
         # Sent back as it is first: this change is what renders the cards from the stored history.
-        yield gr.skip(), gr.skip(), history
+        yield gr.skip(), gr.skip(), gr.skip(), history, gr.skip()
         visitor = self.visitor(request)
         following = self.studio.pick_up(history, api_key, visitor)
         if not following or not self.take_turn(visitor):
@@ -318,33 +323,47 @@ class Page:
                 async for state in tracked.changes():
                     if not state.finished:
                         line = f"Still being made at Segmind (no new charge): {self.status(state)}"
-                        yield line, gr.skip(), history
+                        yield line, gr.skip(), gr.skip(), history, gr.skip()
                 history = self.studio.remember(history, tracked, own_key)
-                video = str(tracked.result.path) if tracked.result and show else gr.skip()
-                done = (
-                    "Your clip from before is ready." if tracked.result else self.failure_line(tracked.error, api_key)
-                )
-                yield done, video, history
+                if tracked.result is None:
+                    yield self.failure_line(tracked.error, api_key), gr.skip(), gr.skip(), history, gr.skip()
+                elif show:
+                    summary = self.studio.result_summary(tracked.result, own_key)
+                    ready = "Your clip from before is ready."
+                    yield ready, str(tracked.result.path), summary, history, history[0]
+                else:
+                    ready = "The clip you stopped waiting for is ready: it is in your clips below."
+                    yield ready, gr.skip(), gr.skip(), history, gr.skip()
         finally:
             self.end_turn(visitor)
 
     async def keep_after_cancel(self, history, api_key, request: gr.Request = None):  # type: ignore[assignment]
-        async for status, _, updated in self.pick_up(history, api_key, request, show=False):
+        async for status, _, _, updated, _ in self.pick_up(history, api_key, request, show=False):
             yield status, updated
 
     # -- keyframes, continuing, joining
 
-    async def keyframe(self, image: Any, api_key: str, request: gr.Request = None) -> tuple[str, str]:  # type: ignore[assignment]
-        """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form."""
+    async def keyframe(self, image: Any, api_key: str, request: gr.Request = None):  # type: ignore[assignment]
+        """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form.
+        Outputs: the URL, the note under the image, the image itself, and the URL it was uploaded as."""
         if not image:
-            return "", ""
+            return "", "", gr.skip(), ""
         path = image.get("path") if isinstance(image, dict) else None
         name = image.get("orig_name") if isinstance(image, dict) else None
         try:
             url, notes = await self.studio.keyframe(path, name, api_key, self.visitor(request), self.uploads)
         except RayError as err:
-            raise self.error(err, api_key) from None
-        return url, "✓ Ready" + (f" ({'; '.join(notes)})" if notes else "")
+            # The picture goes too, so what is shown is what would be sent: nothing.
+            message = self.error(err, api_key).message
+            gr.Warning(message, title=err.title)
+            return "", f"⚠️ {message}", None, ""
+        return url, "✓ Ready" + (f" ({'; '.join(notes)})" if notes else ""), gr.skip(), url
+
+    def keyframe_url_changed(self, url: str, uploaded: str):
+        """A URL that is not the uploaded image's: the picture and its note no longer say what is sent."""
+        if (url or "").strip() == (uploaded or "").strip():
+            return gr.skip(), gr.skip()
+        return None, ""
 
     async def continue_from(self, entry: dict | None, api_key: str, request: gr.Request = None):  # type: ignore[assignment]
         """The clip's last frame becomes the next clip's start image, with its settings ready to tweak."""
@@ -369,6 +388,8 @@ class Page:
 
     def chain_button(self, history: Any, entry: dict | None) -> gr.Button:
         chain = self.studio.chain_of(history, entry.get("id", "") if isinstance(entry, dict) else "")
+        if len({e.get("aspect_ratio") for e in chain}) > 1:  # clips of different shapes do not join
+            return gr.Button(visible=False)
         return gr.Button(visible=len(chain) >= 2, value=f"Download the chain of {len(chain)} clips as one MP4")
 
     # -- history cards
@@ -378,6 +399,25 @@ class Page:
             return str(self.studio.clip_file(entry))
         except RayError:
             return None
+
+    def after_continuing(self, continuing: dict | None, start_url: str):
+        """Once the continuing clip is made, the form stops continuing: a new prompt starts afresh
+        (Continue from this clip goes on from the new one)."""
+        if isinstance(continuing, dict) and continuing.get("url") == start_url:
+            return None, ""
+        return gr.skip(), gr.skip()
+
+    def cancelled(self):
+        """Cancel: the buttons back, and what it meant, in the status line and a note."""
+        if self.studio.client.settings.api_mode == "sync":
+            text = "Stopped: the request to Segmind was closed; if Segmind had started the clip, it may be billed."
+        else:
+            text = (
+                "Stopped waiting. Nothing is charged for a clip that was not yet sent; one Segmind had already "
+                "started is billed, so it is kept: it will appear in your history when it is ready."
+            )
+        gr.Info(text, title="Cancelled")
+        return gr.Button(interactive=True), gr.Button(visible=False), gr.Button(interactive=True), text
 
     def price_line(self, duration: Any) -> str:
         return self.studio.price_line(duration)

@@ -26,7 +26,18 @@ from limits.strategies import MovingWindowRateLimiter
 
 import media
 from clip_files import clip_name, keep
-from history import ENTRY_FILE, ENTRY_ID, MAX_CHAIN, EntrySigner, chain_of, entry_for, request_of, trimmed, with_entry
+from history import (
+    ENTRY_FILE,
+    ENTRY_ID,
+    MAX_CHAIN,
+    EntrySigner,
+    chain_of,
+    default_secret_file,
+    entry_for,
+    request_of,
+    trimmed,
+    with_entry,
+)
 from jobs import JobBoard, Release, Tracked
 from ray_client import (
     InvalidRequestError,
@@ -180,7 +191,7 @@ class Studio:
         self._image_busy: set[str] = set()
         self._upload_limit = limits.parse(UPLOADS_ON_OWNER_KEY)
         self._uploads = MovingWindowRateLimiter(MemoryStorage())
-        self.signer = EntrySigner.for_key(client.settings.api_key)
+        self.signer = EntrySigner.for_key(client.settings.api_key, default_secret_file())
         if self.settings.save_dir is not None:
             board.on_done = self.keep_copy
 
@@ -369,7 +380,7 @@ class Studio:
     ) -> list[VideoRequest]:
         """Every wording × shape × loop value (``loops``: one, or on and off): checked and capped before
         anything is sent."""
-        lines = [line.strip() for line in str(prompts or "").splitlines() if line.strip()]
+        lines = list(dict.fromkeys(line.strip() for line in str(prompts or "").splitlines() if line.strip()))
         ratios = list(aspect_ratios) if isinstance(aspect_ratios, (list, tuple)) else [aspect_ratios]
         ratios = [r for r in ratios if r not in (None, "")]
         loop_values = list(loops) or [False]

@@ -11,16 +11,21 @@ window.rayStudio = {
     return `<div class='ratio-shape' style='aspect-ratio:${w}/${h}'>${w}:${h}</div>`;
   },
 
+  latest: {},
+
   // A preview of a keyframe URL, flagged at once when it does not load as an image in this browser.
+  // Only the latest URL of a slot may flag it: a probe of an earlier, half-typed URL that fails late
+  // must not mark the good one typed since.
   preview(url, slot) {
     url = (url || "").trim();
+    this.latest[slot] = url;
     if (!url) return "";
     if (!/^https?:\/\/\S+$/i.test(url)) return "<p class='keyframe-hint'>Not an http(s) image URL yet.</p>";
     const probe = new Image();
     probe.referrerPolicy = "no-referrer";
     probe.onerror = () => {
       const box = document.getElementById(slot);
-      if (box) {
+      if (box && this.latest[slot] === url) {
         box.innerHTML =
           "<p class='keyframe-bad' role='alert'>⚠️ This address did not load as an image in your browser. " +
           "Check it before you press Generate: Segmind would fail to use it, or use something else.</p>";

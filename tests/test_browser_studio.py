@@ -173,7 +173,22 @@ def test_a_file_that_is_not_an_image_is_refused_naming_it_with_nothing_sent(page
     toast = page.locator(".toast-body", has_text="cat.png")
     toast.wait_for(timeout=20_000)
     assert "/tmp" not in toast.inner_text()
+    # The reason stays under the image box, and no picture is left to suggest it will be sent.
+    page.locator("#start-note", has_text="cat.png").wait_for()
+    page.wait_for_function("() => !document.querySelector('#start-image img')")
     assert upstream.received == []
+
+
+def test_a_picture_and_the_url_sent_never_disagree(page, upstream, tmp_path):
+    photo = tmp_path / "holiday.png"
+    Image.new("RGB", (640, 360), (30, 30, 200)).save(photo)
+    page.get_by_text("Keyframes: start and end images").click()
+    page.locator("#start-image input[type=file]").set_input_files(str(photo))
+    page.locator("#start-note", has_text="Ready").wait_for(timeout=20_000)
+    page.get_by_text("a slow dolly across a foggy pine forest").click()  # an example: no start image
+    page.wait_for_function("() => !document.querySelector('#start-image img')")
+    assert page.locator("#start-note").inner_text().strip() == ""
+    assert page.locator("#start-image-url textarea, #start-image-url input").first.input_value() == ""
 
 
 def test_continuing_a_clip_starts_the_next_from_its_last_frame_and_the_chain_joins(page, studio, upstream):

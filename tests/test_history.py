@@ -210,3 +210,11 @@ def test_a_clip_file_the_server_deleted_says_so(studio):
     shutil.rmtree(studio.clip_file(entry).parent)
     with pytest.raises(ClipGoneError):
         run(studio.continue_from(entry, "", ALICE))
+
+
+def test_without_a_page_key_the_signing_secret_is_kept_privately_and_survives_a_restart(tmp_path):
+    kept = tmp_path / "private" / "history.key"
+    entry = history.EntrySigner.for_key(None, kept).sign({"id": "a" * 32, "job": "j", "file": None, "own_key": True})
+    assert history.EntrySigner.for_key(None, kept).valid(entry)
+    assert kept.stat().st_mode & 0o077 == 0 and kept.parent.stat().st_mode & 0o077 == 0
+    assert not history.EntrySigner.for_key(None, tmp_path / "elsewhere.key").valid(entry)
