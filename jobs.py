@@ -282,7 +282,8 @@ class JobBoard:
         self._by_job[job.id] = tracked
         if tracked.phase != "QUEUED":
             tracked._set("QUEUED")
-        plan = PollPlan(self.client.settings, job.id)
+        expected = self.estimate(job.request.duration) if job.request is not None else None
+        plan = PollPlan(self.client.settings, job.id, expected=expected)
         while True:
             try:
                 outcome: JobStatus | RayError = await self._thread(self.client.poll, job, key)

@@ -203,19 +203,31 @@ class VideoResult:
 
 class PollPlan:
     """When to ask about a job again: once per ``poll_interval`` at first, easing to five times that
-    after two minutes; a Retry-After is honoured; failed checks (a dropped connection, a 5xx, a 429)
-    back off and are tried again, since a status check is never billed. Raises when following the
-    job should stop: a lasting error, too many failures in a row, or the deadline."""
+    after two minutes, but once per ``poll_interval`` again while the job is ``expected`` to finish
+    (from 0.8 to 2 times the seconds given), so a clip is fetched soon after it is done; a
+    Retry-After is honoured; failed checks (a dropped connection, a 5xx, a 429) back off and are
+    tried again, since a status check is never billed. Raises when following the job should stop:
+    a lasting error, too many failures in a row, or the deadline."""
 
     TRANSIENT = (APIConnectionError, APITimeoutError, RateLimitError, BadGatewayError, GatewayTimeoutError,
                  InternalServerError)  # fmt: skip
 
-    def __init__(self, settings: Settings, job_id: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        job_id: str,
+        clock: Callable[[], float] = time.monotonic,
+        expected: float | None = None,
+    ) -> None:
         self.settings = settings
         self.job_id = job_id
         self.clock = clock
+        self.expected = expected
         self.started = clock()
         self.failures = 0
+
+    def _due_soon(self) -> bool:
+        return self.expected is not None and 0.8 * self.expected <= self.elapsed <= 2 * self.expected
 
     @property
     def elapsed(self) -> float:
@@ -234,7 +246,7 @@ class PollPlan:
                 delay = max(delay, outcome.retry_after)
         else:
             self.failures = 0
-            delay = base * min(5.0, 1.0 + self.elapsed / 30.0)
+            delay = base if self._due_soon() else base * min(5.0, 1.0 + self.elapsed / 30.0)
         if self.elapsed + delay > self.settings.job_timeout:
             raise JobTimeoutError(f"job {self.job_id} was not finished after {self.elapsed:.0f} s")
         return delay

@@ -140,6 +140,18 @@ def test_polling_eases_off_gently_while_a_job_runs_long(queue_settings):
     assert delays == [1.0, 2.0, 3.0, 5.0, 5.0]
 
 
+def test_polling_is_brisk_again_while_the_job_is_expected_to_finish(queue_settings):
+    clock = [0.0]
+    settings = replace(queue_settings, poll_interval=1.0, job_timeout=600)
+    plan = rc.PollPlan(settings, "j", clock=lambda: clock[0], expected=60)
+    running = rc.JobStatus("j", "PROCESSING")
+    delays = {}
+    for at in (30, 48, 60, 100, 119, 121, 300):
+        clock[0] = at
+        delays[at] = plan.delay_after(running)
+    assert delays == {30: 2.0, 48: 1.0, 60: 1.0, 100: 1.0, 119: 1.0, 121: 5.0, 300: 5.0}
+
+
 def test_waiting_past_the_deadline_says_the_clip_may_still_come(queue_settings, standin, tmp_path):
     standin.then(Reply(processing=30))
     with RayClient(replace(queue_settings, job_timeout=0.5)) as client, pytest.raises(rc.JobTimeoutError) as err:
