@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ log = logging.getLogger("ray_studio")
 OWN_KEY_IN_FLIGHT = 8  # clips one visitor may have waiting or running at once on their own key
 PICK_UP_AT_ONCE = 4  # clips from before a restart one visitor may have followed again at once
 UPLOADS_ON_OWNER_KEY = "20 per 10 minutes"  # keyframe uploads one visitor may make on the page's key
+FOLDER_CHECK_EVERY = 5.0  # seconds a proof that the clip folder takes a clip stays good
 MAX_CHAIN_BYTES = 600_000_000  # a joined chain: twelve long clips, with room
 MAX_UPLOAD_BYTES = media.MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
 IMAGE_WORK_AT_ONCE = 2  # a 52 MP PNG takes up to 0.5 GB to check; two at a time on a small machine
@@ -189,6 +191,7 @@ class Studio:
         self.settings = settings or AppSettings()
         self._image_work = anyio.Semaphore(IMAGE_WORK_AT_ONCE)
         self._image_busy: set[str] = set()
+        self._folder_checked_at = -FOLDER_CHECK_EVERY
         self._upload_limit = limits.parse(UPLOADS_ON_OWNER_KEY)
         self._uploads = MovingWindowRateLimiter(MemoryStorage())
         self.signer = EntrySigner.for_key(client.settings.api_key, default_secret_file())
@@ -262,8 +265,7 @@ class Studio:
         key, own_key = self.key_for(api_key)
         for request in requests:
             self.client.check_request(request)
-        folder_probe = self.clips / "probe.mp4"
-        self.client.check_output(folder_probe)
+        await self._clip_folder_ready()
         if own_key and self.board.running(visitor.id) + len(requests) > OWN_KEY_IN_FLIGHT:
             raise TooManyRunningError(f"you have {self.board.running(visitor.id)} clips waiting or running here")
         settle = [Release() for _ in requests]
@@ -282,6 +284,15 @@ class Studio:
             "their own" if own_key else "the owner's",
         )
         return tracked, own_key
+
+    async def _clip_folder_ready(self) -> None:
+        """The clip folder is proven writable, with room, before anything is paid for: checked off the
+        event loop, and at most every few seconds (a visitor burst would otherwise probe it per call)."""
+        now = time.monotonic()
+        if now - self._folder_checked_at < FOLDER_CHECK_EVERY:
+            return
+        await self._thread(self.client.check_output, self.clips / "probe.mp4")
+        self._folder_checked_at = now
 
     async def _admit(self, visitor: Visitor, clips: int, cost: float) -> Any:
         """The gate's leave to spend (decided in a worker thread: Redis may be slow). If the caller is
