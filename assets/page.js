@@ -71,3 +71,14 @@ window.rayStudio = {
     setTimeout(() => document.getElementById("generate")?.click(), 100);
   },
 };
+
+// The phrase chips: a click adds the phrase to the prompt, as if typed (Gradio hears the input).
+document.addEventListener("click", (event) => {
+  const chip = event.target.closest && event.target.closest("button[data-phrase]");
+  if (!chip) return;
+  const box = document.querySelector("#prompt textarea");
+  if (!box) return;
+  box.value = window.rayStudio.append(box.value, chip.dataset.phrase);
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+  box.focus();
+});

@@ -230,6 +230,19 @@ def test_old_clips_are_cleaned_up_on_a_schedule(studio):
     assert studio.demo.delete_cache == (app.AppSettings.cleanup_every, app.AppSettings.clip_max_age)
 
 
+def test_a_visitors_session_starts_without_a_copy_of_every_blocks_config(studio, api):
+    from gradio.state_holder import SessionState
+
+    session = SessionState(studio.demo)
+    assert session.config_values == {}
+    assert len(studio.demo.blocks) > 50  # what each API call would otherwise copy
+    state = next(k for k, b in studio.demo.blocks.items() if getattr(b, "stateful", False))
+    assert state in session.blocks_config.blocks  # a session still reads and writes its own state
+    session[state] = ["kept"]
+    assert session[state] == ["kept"]
+    assert generate(api)[0]  # and the API works with such sessions
+
+
 # --------------------------------------------------------------------------- many visitors
 
 

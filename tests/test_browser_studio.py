@@ -284,3 +284,15 @@ def test_without_a_page_key_generate_is_above_the_fold_on_a_laptop_screen(chromi
 
 def test_the_owner_key_is_nowhere_in_the_page(page):
     assert OWNER_KEY not in page.content()
+
+
+def test_a_phrase_chip_adds_its_words_to_the_prompt_and_sends_nothing(page, upstream):
+    page.locator("#prompt textarea").fill("a red kite over dunes")
+    page.get_by_text("Phrases Ray responds to").click()
+    page.locator("button[data-phrase='orbit shot']").click()
+    page.locator("button[data-phrase='golden hour']").click()
+    page.wait_for_function(
+        "() => document.querySelector('#prompt textarea').value === 'a red kite over dunes, orbit shot, golden hour'"
+    )
+    page.get_by_text("46 / 2000 characters").wait_for()  # Gradio heard the change
+    assert upstream.received == []
