@@ -41,4 +41,3 @@ def wait_until_playing(page, selector: str = VIDEO, timeout: int = 30_000) -> di
     return page.evaluate(
         f"() => {{ const v = document.querySelector('{selector}'); return {{loop: v.loop, src: v.src}}; }}"
     )
-
