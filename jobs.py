@@ -26,6 +26,7 @@ import anyio
 import anyio.to_thread
 
 from ray_client import (
+    TYPICAL_SECONDS,
     CancelledError,
     Job,
     JobFailedError,
@@ -46,7 +47,6 @@ log = logging.getLogger("ray_studio.jobs")
 # What a watcher sees, in order. "stopped": nothing was sent (cancelled while waiting for a slot).
 PHASES = ("waiting", "submitting", "QUEUED", "PROCESSING", "downloading", "done", "failed", "stopped")
 FINISHED = ("done", "failed", "stopped")
-TYPICAL_SECONDS = {5: 60.0, 9: 90.0}  # a first guess of submit → clip, until recent jobs teach better
 
 
 class Release:
@@ -149,7 +149,7 @@ class JobBoard:
         return sum(1 for t in self._by_ticket.values() if t.owner == owner and t.follow_only and not t.finished)
 
     def estimate(self, duration: int) -> float:
-        """Seconds from submission to the clip, from recent jobs of this length (median)."""
+        """Seconds from submission to the clip, from recent jobs of this length (median), or the usual."""
         recent = self._recent[duration]
         return statistics.median(recent) if recent else TYPICAL_SECONDS.get(duration, 90.0)
 

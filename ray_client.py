@@ -130,6 +130,14 @@ JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # --------------------------------------------------------------------------- values
 
 
+TYPICAL_SECONDS = {5: 60.0, 9: 90.0}  # submit → clip at Segmind, a first guess for polling and estimates
+
+
+def typical_seconds(request: VideoRequest | None) -> float | None:
+    """How long a clip like this usually takes at Segmind, when the request is known."""
+    return TYPICAL_SECONDS.get(request.duration, 90.0) if request is not None else None
+
+
 @dataclass(frozen=True)
 class Job:
     """A generation queued at Segmind: enough to follow it and fetch its clip, now or later."""
@@ -578,9 +586,13 @@ class RayClient:
         *,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        expected: float | None = None,
     ) -> JobStatus:
-        """Follow the job until it is COMPLETED (returned, with its output URL) or FAILED (JobFailedError)."""
-        plan = PollPlan(self.settings, job.id)
+        """Follow the job until it is COMPLETED (returned, with its output URL) or FAILED (JobFailedError).
+        ``expected``: seconds the job should take from now (default: what such a clip usually takes)."""
+        if expected is None:
+            expected = typical_seconds(job.request)
+        plan = PollPlan(self.settings, job.id, expected=expected)
         last_state = None
         while True:
             if cancel is not None and cancel.is_set():
