@@ -382,7 +382,8 @@ def queue_path(smoke: bool = False) -> list[Row]:
             f"queue path at a {long_generation:g} s generation, v2 − v1",
             long_gaps,
             f"the same, {long_jobs} v2 jobs at once, generation {long_generation:g}–{long_generation + long_delay:g} "
-            f"s (PollPlan's eased interval there: {long_delay:g} s); less the v1 median above",
+            f"s (spread over the {long_delay:g} s PollPlan would wait there if it expected nothing; it expects a 5 s "
+            "clip after 60 s and checks every interval from 48 to 120 s); less the v1 median above",
         ),
     ):
         v2_median = statistics.median(g.total for g in v2_gaps)
@@ -407,7 +408,7 @@ def _long_jobs(
 ) -> tuple[list[Gap], float]:
     """v2 gaps of ``jobs`` generations of about ``generation`` seconds, run at once (a v1 gap does not
     depend on the generation time, and v1 runs at once would share ``last_video_sent_at``)."""
-    delay = poll * min(5.0, 1.0 + generation / 30.0)  # PollPlan's interval that far into a job
+    delay = poll * min(5.0, 1.0 + generation / 30.0)  # PollPlan's eased interval that far into a job
     upstream.then(*({"processing": seconds, "size": size} for seconds in _spread(generation, delay, jobs)))
     targets = [WORK / f"queue-long-{i}.mp4" for i in range(jobs)]
     with ThreadPoolExecutor(jobs) as pool:
