@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -81,6 +82,10 @@ class HttpGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path: str = scope.get("path", "")
+        if re.sub("/+", "/", path).rstrip("/").endswith("/gradio_api/deep_link"):
+            # Gradio's deep links save a session's inputs (a visitor's pasted key among them) to disk and
+            # serve them to whoever has the link; this page offers none.
+            return await _refuse(send, 404, "Not found.")
         is_upload = path.endswith("/gradio_api/upload") and scope.get("method") == "POST"
         limit = self.max_upload + 64 * 1024 if is_upload else self.max_body
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 import app
 from http_guard import trusted_visitor, visitor_header
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY
 from visitors import SpendPolicy
+
+VISITOR_KEY = "sg_visitorOwnKey_0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
@@ -103,3 +108,14 @@ def test_mcp_callers_at_different_addresses_are_different_visitors(upstream, tmp
     assert not alice.isError and not bob.isError
     assert alice_again.isError and "Limit reached" in alice_again.content[0].text
     assert len(upstream.submissions) == 2
+
+
+@pytest.mark.parametrize("path", ["gradio_api/deep_link", "gradio_api/deep_link/", "/gradio_api//deep_link"])
+def test_gradios_deep_links_are_refused_so_no_visitors_inputs_are_saved_or_served(studio, upstream, path):
+    visitor = Client(studio.url, verbose=False)
+    with contextlib.suppress(AppError):  # refused by the stand-in: the inputs were taken all the same
+        visitor.predict("a fox", "16:9", 5, False, "", "", VISITOR_KEY, api_name="/generate")
+    with caller("127.0.0.2") as http:
+        answer = http.get(f"{studio.url}{path}", params={"session_hash": visitor.session_hash})
+    assert answer.status_code == 404
+    assert not list(studio.cache_dir.rglob("deep_links"))
