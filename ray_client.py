@@ -250,8 +250,8 @@ class PollPlan:
             if self.failures > MAX_POLL_FAILURES:
                 raise outcome
             delay = min(30.0 * max(base, 0.01), base * 2.0**self.failures)
-            if isinstance(outcome, RateLimitError) and outcome.retry_after is not None:
-                delay = max(delay, outcome.retry_after)
+            if isinstance(outcome, APIStatusError) and outcome.retry_after is not None:
+                delay = max(delay, outcome.retry_after)  # a 429, or a 503 that says when to come back
         else:
             self.failures = 0
             delay = base if self._due_soon() else base * min(5.0, 1.0 + self.elapsed / 30.0)

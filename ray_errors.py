@@ -153,10 +153,13 @@ class OutputNotWritableError(InvalidRequestError):
     title = "Cannot save the video there"
     action = "Choose another place to save it; nothing was sent and nothing was charged."
     visitor_action = "This server cannot save clips right now; the owner has been told. Nothing was charged."
+    detail_for_visitors = False  # names paths
 
 
 class APIStatusError(RayError):
-    """Segmind answered with an error status."""
+    """Segmind answered with an error status; ``retry_after``: the seconds it asked to wait, if it said."""
+
+    retry_after: float | None = None
 
 
 class BadRequestError(APIStatusError):
@@ -303,7 +306,14 @@ class UploadResponseError(UploadError):
 
 
 def error_for_status(status: int, server_message: str | None, retry_after: float | None = None) -> APIStatusError:
-    """The error class for an HTTP status, as Segmind documents them."""
+    """The error class for an HTTP status, as Segmind documents them, with its Retry-After if any (a
+    503 may name one as well as a 429)."""
+    err = _status_error(status, server_message, retry_after)
+    err.retry_after = retry_after
+    return err
+
+
+def _status_error(status: int, server_message: str | None, retry_after: float | None) -> APIStatusError:
     if status == 400:
         return BadRequestError(status=status, server_message=server_message)
     if status == 401:

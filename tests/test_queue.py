@@ -140,6 +140,12 @@ def test_polling_eases_off_gently_while_a_job_runs_long(queue_settings):
     assert delays == [1.0, 2.0, 3.0, 5.0, 5.0]
 
 
+def test_a_503_status_check_that_says_when_to_come_back_is_waited_out(queue_settings):
+    plan = rc.PollPlan(replace(queue_settings, poll_interval=1.0, job_timeout=600), "j")
+    unavailable = rc.error_for_status(503, "Service unavailable", 40.0)
+    assert unavailable.retry_after == 40.0 and plan.delay_after(unavailable) == 40.0
+
+
 def test_polling_is_brisk_again_while_the_job_is_expected_to_finish(queue_settings):
     clock = [0.0]
     settings = replace(queue_settings, poll_interval=1.0, job_timeout=600)
