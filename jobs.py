@@ -28,6 +28,7 @@ import anyio.to_thread
 from ray_client import (
     TYPICAL_SECONDS,
     CancelledError,
+    ClipNotSavedError,
     Job,
     JobFailedError,
     JobNotFoundError,
@@ -132,6 +133,7 @@ class JobBoard:
         self._by_job: dict[str, Tracked] = {}
         self._keep_finished = keep_finished
         self.on_done: Callable[[Tracked], None] | None = None  # run in a worker thread for each clip made
+        self.last_save_failure = float("-inf")  # monotonic time a made clip last failed to be saved
         self._recent: dict[int, collections.deque[float]] = collections.defaultdict(
             lambda: collections.deque(maxlen=12)
         )
@@ -185,6 +187,14 @@ class JobBoard:
         self._by_job[job.id] = tracked  # at once: a second pick-up of the same job finds this one
         tracked.task = asyncio.create_task(self._watch_only(tracked, job, key), name=f"ray-follow-{job.id}")
         return tracked
+
+    def forget(self, tracked: Tracked) -> None:
+        """A finished job whose clip could not be fetched, forgotten so that a later visit follows it
+        again by its job id (a status check, never a new submission)."""
+        if tracked.finished and self._by_ticket.get(tracked.ticket) is tracked:
+            del self._by_ticket[tracked.ticket]
+        if tracked.job_id and self._by_job.get(tracked.job_id) is tracked:
+            del self._by_job[tracked.job_id]
 
     def abandon(self, tracked: Tracked) -> None:
         """The last watcher has gone. Before anything is sent the job is dropped; a direct (sync)
@@ -253,6 +263,8 @@ class JobBoard:
         # our side (a network, disk or file-handle trouble, waiting too long) leaves it to fetch later.
         gone = isinstance(err, (JobFailedError, JobNotFoundError, VideoTooLargeError))
         tracked.fetch_failed = tracked.job_id is not None and not gone
+        if isinstance(err, ClipNotSavedError):
+            self.last_save_failure = time.monotonic()
         tracked.error = err
         tracked._set("failed")
 

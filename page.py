@@ -221,13 +221,15 @@ class Page:
             continues = (
                 (continuing or {}).get("id") if (continuing or {}).get("url") == video_request.start_image_url else None
             )
-            known_job = None
+            known_job, recorded = None, False
             try:
                 async for state in tracked.changes():
                     history_update: Any = gr.skip()
-                    # Kept once Segmind has it (a job id), and when made: a refusal leaves no card.
-                    if state.job_id != known_job or (state.finished and (state.job_id or state.result)):
-                        known_job = state.job_id
+                    # Kept from the start (a reload or Cancel while it is sent finds it by its ticket), again
+                    # once Segmind has it (a job id), and when it ends; a clip refused before Segmind had
+                    # it leaves no card.
+                    if not recorded or state.job_id != known_job or state.finished:
+                        recorded, known_job = True, state.job_id
                         history = self.studio.remember(history, state, own_key, continues=continues)
                         history_update = history
                     if not state.finished:
@@ -268,9 +270,12 @@ class Page:
                 gr.Video(value=None, label=names[i], visible=True) if i < len(requests) else gr.Video(visible=False)
                 for i in range(slots)
             ]
-            yield f"Starting {len(requests)} clips…", *cleared, gr.skip()
+            for t in tracked:  # kept from the start: a reload or Cancel while they are sent finds them
+                history = self.studio.remember(history, t, own_key)
+            yield f"Starting {len(requests)} clips…", *cleared, history
             shown: set[int] = set()
-            recorded: dict[int, tuple] = {}  # (job id, finished) each variant's history entry was written with
+            # (job id, finished) each variant's history entry was written with
+            recorded: dict[int, tuple] = {i: (t.job_id, t.finished) for i, t in enumerate(tracked)}
             try:
                 while True:
                     updates: list[Any] = list(blank)
@@ -280,9 +285,9 @@ class Page:
                             shown.add(i)
                             label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
                             updates[i] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
-                        # Kept in the browser as soon as Segmind gave an id (a reload picks it up), and when done.
+                        # Again once Segmind gave an id, and when done.
                         mark = (t.job_id, t.finished)
-                        if (t.job_id or t.result) and recorded.get(i) != mark:
+                        if recorded.get(i) != mark:
                             history = self.studio.remember(history, t, own_key)
                             recorded[i] = mark
                             changed = True
@@ -311,7 +316,7 @@ class Page:
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
         paying again, and put them in the history when they are done. Outputs: status, player, its
         line, the history and the entry in the player."""
-        history = trimmed(history)
+        history = self.studio.settle_lost(history)
         # Sent back as it is first: this change is what renders the cards from the stored history.
         yield gr.skip(), gr.skip(), gr.skip(), history, gr.skip()
         visitor = self.visitor(request)

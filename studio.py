@@ -43,6 +43,7 @@ from jobs import JobBoard, Release, Tracked
 from ray_client import (
     InvalidRequestError,
     MissingAPIKeyError,
+    OutputNotWritableError,
     RayClient,
     RayError,
     VideoRequest,
@@ -59,6 +60,7 @@ log = logging.getLogger("ray_studio")
 OWN_KEY_IN_FLIGHT = 8  # clips one visitor may have waiting or running at once on their own key
 PICK_UP_AT_ONCE = 4  # clips from before a restart one visitor may have followed again at once
 UPLOADS_ON_OWNER_KEY = "20 per 10 minutes"  # keyframe uploads one visitor may make on the page's key
+LOST_WHILE_SENDING = "The server restarted while this clip was being sent, before Segmind took it: Re-run to make it."
 FOLDER_CHECK_EVERY = 5.0  # seconds a proof that the clip folder takes a clip stays good
 MAX_CHAIN_BYTES = 600_000_000  # a joined chain: twelve long clips, with room
 MAX_UPLOAD_BYTES = media.MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
@@ -287,11 +289,17 @@ class Studio:
 
     async def _clip_folder_ready(self) -> None:
         """The clip folder is proven writable, with room, before anything is paid for: checked off the
-        event loop, and at most every few seconds (a visitor burst would otherwise probe it per call)."""
+        event loop, and at most every few seconds (a visitor burst would otherwise probe it per call),
+        and again at once after a made clip could not be saved."""
         now = time.monotonic()
-        if now - self._folder_checked_at < FOLDER_CHECK_EVERY:
+        recent = now - self._folder_checked_at < FOLDER_CHECK_EVERY
+        if recent and self.board.last_save_failure < self._folder_checked_at:
             return
-        await self._thread(self.client.check_output, self.clips / "probe.mp4")
+        try:
+            await self._thread(self.client.check_output, self.clips / "probe.mp4")
+        except OutputNotWritableError as err:
+            log.error("clips cannot be made: %s", err)
+            raise
         self._folder_checked_at = now
 
     async def _admit(self, visitor: Visitor, clips: int, cost: float) -> Any:
@@ -418,11 +426,25 @@ class Studio:
             return ""
 
     def remember(self, history: Any, tracked: Tracked, own_key: bool, continues: str | None = None) -> list[dict]:
-        """The visitor's history with this clip's entry first (replacing an older one of it), signed."""
+        """The visitor's history with this clip's entry first (replacing an older one of it), signed;
+        without it once it ended before Segmind had it (refused, or cancelled before it was sent)."""
         history = trimmed(history)
+        if tracked.finished and tracked.job_id is None and tracked.result is None:
+            return [e for e in history if e.get("id") != tracked.ticket]
         older = next((e for e in history if e.get("id") == tracked.ticket), {})
         entry = entry_for(tracked, own_key, continues or older.get("continues"))
         return with_entry(history, self.signer.sign(entry))
+
+    def settle_lost(self, history: Any) -> list[dict]:
+        """The history, with each clip this server started but never saw Segmind take, and no longer
+        knows (it restarted while the clip was being sent), marked failed: nothing can fetch it."""
+        settled = []
+        for entry in trimmed(history):
+            unknown = entry.get("state") == "running" and not entry.get("job")
+            if unknown and self.board.get(str(entry.get("id"))) is None and self.signer.valid(entry):
+                entry = self.signer.sign({**entry, "state": "failed", "error": LOST_WHILE_SENDING})
+            settled.append(entry)
+        return settled
 
     def pick_up(self, history: Any, api_key: Any, visitor: Visitor) -> list[tuple[Tracked, bool]]:
         """The clips a visitor's history says are still being made, followed again: by this server's
@@ -435,6 +457,9 @@ class Studio:
             own_key = bool(entry.get("own_key"))
             job_id = entry.get("job") if isinstance(entry.get("job"), str) else None
             tracked = self.board.get(job_id or "") or self.board.get(str(entry.get("id")))
+            if tracked is not None and tracked.fetch_failed and tracked.owner == visitor.id:
+                self.board.forget(tracked)  # made, but not fetched here (a cut download, a full disk): again
+                tracked = None
             if tracked is None and job_id and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
                 try:
                     tracked = self._follow_entry(entry, job_id, api_key if own_key else "", visitor)

@@ -139,6 +139,18 @@ def test_a_reload_while_a_clip_is_made_still_ends_in_the_clip_without_paying_aga
     assert len(upstream.submissions) == 1
 
 
+def test_a_reload_while_the_clip_is_still_being_sent_ends_in_the_clip_without_paying_again(page, upstream):
+    upstream.default = Reply(latency=3.0, processing=1.0)  # Segmind takes 3 s to answer the submission
+    page.locator("#prompt textarea").fill("a fox reloaded while sent")
+    page.locator("#generate").click()
+    page.locator("#history .history-card", has_text="a fox reloaded while sent").wait_for(timeout=10_000)
+    assert upstream.jobs == {}  # still being sent
+    page.reload()
+    page.wait_for_selector("#generate")
+    page.locator("#history .history-card", has_text="a fox reloaded while sent").locator("video").wait_for()
+    assert len(upstream.submissions) == 1
+
+
 @pytest.fixture(scope="module")
 def sync_studio(upstream, tmp_path_factory):
     """The app on Segmind's single v1 call (SEGMIND_API_MODE=sync)."""

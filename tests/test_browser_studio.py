@@ -135,6 +135,21 @@ def test_a_2x2_variants_grid_plays_with_its_cost_shown_first(page, upstream):
     page.screenshot(path=str(ARTIFACTS / "variants-mobile.png"), full_page=True)
 
 
+def test_variants_reloaded_while_they_are_still_being_sent_all_end_in_the_history(page, upstream):
+    page.get_by_text("Variants: several wordings and shapes at once").click()
+    page.locator("#variant-prompts textarea").fill("a kite sent slowly\na boat sent slowly")
+    upstream.default = Reply(latency=3.0, processing=1.0)  # Segmind takes 3 s to answer each submission
+    page.locator("#run-variants").click()
+    page.wait_for_function("() => document.querySelectorAll('#history .history-card').length === 4")
+    assert upstream.jobs == {}  # none sent yet
+    page.reload()
+    page.wait_for_selector("#generate")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#history .history-card video').length === 4", timeout=30_000
+    )
+    assert len(upstream.submissions) == 4
+
+
 def test_too_many_variants_are_refused_naming_both_numbers_before_anything_is_sent(page, upstream):
     page.get_by_text("Variants: several wordings and shapes at once").click()
     page.locator("#variant-prompts textarea").fill("one\ntwo\nthree")

@@ -152,6 +152,71 @@ def test_at_most_four_jobs_from_before_a_restart_are_followed_per_visitor(studio
     assert len(first) == 4 and {id(t) for t, _ in again} == {id(t) for t, _ in first}
 
 
+def test_a_clip_is_in_the_history_before_segmind_has_it_and_a_reload_then_finds_it(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(latency=1.0)  # the submission takes a second to be answered
+        tracked, own_key = await studio.start(VideoRequest("a fox sent slowly"), "", ALICE)
+        entries = studio.remember([], tracked, own_key)  # what the page keeps at once
+        found = studio.pick_up(studio.settle_lost(entries), "", ALICE)  # a reload while it is sent
+        await tracked.outcome()
+        return entries, found, tracked
+
+    entries, found, tracked = run(scenario())
+    assert entries[0]["state"] == "running" and entries[0]["job"] is None
+    assert [t for t, _ in found] == [tracked] and len(owner_standin.submissions) == 1
+
+
+def test_a_clip_refused_before_segmind_took_it_leaves_no_entry(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(status=406)
+        tracked, own_key = await studio.start(VideoRequest("a fox without credits"), "", ALICE)
+        entries = studio.remember([], tracked, own_key)
+        with pytest.raises(RayError):
+            await tracked.outcome()
+        return entries, studio.remember(entries, tracked, own_key)
+
+    started, ended = run(scenario())
+    assert len(started) == 1 and ended == []
+
+
+def test_a_clip_the_server_lost_while_sending_it_says_so_after_a_restart(studio):
+    sent = studio.signer.sign({"id": "d" * 32, "job": None, "state": "running", "own_key": False, "prompt": "x"})
+    settled = studio.settle_lost([sent])
+    assert settled[0]["state"] == "failed" and "restarted while this clip was being sent" in settled[0]["error"]
+    assert studio.signer.valid(settled[0])
+
+
+def test_a_made_clip_that_could_not_be_fetched_is_fetched_on_the_next_visit_without_paying_again(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(size=2_000_000, output_cuts=4)  # every try of the first fetch is cut
+        tracked, own_key = await studio.start(VideoRequest("a fox cut short"), "", ALICE)
+        with pytest.raises(RayError):
+            await tracked.outcome()
+        entries = studio.remember([], tracked, own_key)
+        [(again, _)] = studio.pick_up(entries, "", ALICE)  # the visitor reloads
+        return tracked, again, await again.outcome()
+
+    first, again, result = run(scenario())
+    assert first.fetch_failed and again is not first and result.path.stat().st_size == 2_000_000
+    assert len(owner_standin.submissions) == 1
+
+
+def test_after_a_made_clip_could_not_be_saved_the_clip_folder_is_checked_again_before_paying(studio, owner_standin):
+    async def scenario():
+        first, _ = await studio.start(VideoRequest("a fox"), "", ALICE)
+        shutil.rmtree(studio.clips, ignore_errors=True)
+        studio.clips.write_text("not a folder any more")
+        with pytest.raises(RayError):
+            await first.outcome()
+        with pytest.raises(RayError) as refused:
+            await studio.start(VideoRequest("another fox"), "", ALICE)
+        return refused.value
+
+    refused = run(scenario())
+    assert refused.title == "Cannot save the video there" and len(owner_standin.submissions) == 1
+    assert str(studio.clips) not in refused.visitor_message(own_key=False)
+
+
 # --------------------------------------------------------------------------- images
 
 

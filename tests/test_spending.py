@@ -662,9 +662,10 @@ def retried_after_queue_full(call: Callable[[], Outcome], tries: int) -> Outcome
 
 
 def running_entry(found: Any) -> dict | None:
-    """The first history entry in a page update that names a running job (as the browser keeps it)."""
+    """The first history entry in a page update that names a running clip (as the browser keeps it;
+    the page writes it before Segmind has the job, and Gradio sends later changes as diffs)."""
     if isinstance(found, dict):
-        if found.get("state") == "running" and found.get("job"):
+        if found.get("state") == "running" and found.get("id") and found.get("sig"):
             return found
         found = list(found.values())
     if isinstance(found, list):
