@@ -80,5 +80,5 @@ document.addEventListener("click", (event) => {
   if (!box) return;
   box.value = window.rayStudio.append(box.value, chip.dataset.phrase);
   box.dispatchEvent(new Event("input", { bubbles: true }));
-  box.focus();
+  if (event.detail > 0) box.focus(); // a mouse click goes on typing; Enter or Space stays on the chips
 });

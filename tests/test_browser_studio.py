@@ -311,3 +311,17 @@ def test_a_phrase_chip_adds_its_words_to_the_prompt_and_sends_nothing(page, upst
     )
     page.get_by_text("46 / 2000 characters").wait_for()  # Gradio heard the change
     assert upstream.received == []
+
+
+def test_phrase_chips_work_from_the_keyboard_and_keep_the_focus_on_the_chips(page, upstream):
+    page.locator("#prompt textarea").fill("a red kite")
+    page.get_by_text("Phrases Ray responds to").click()
+    chip = page.locator("button[data-phrase='orbit shot']")
+    chip.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    prompt_is = "() => document.querySelector('#prompt textarea').value.startsWith('a red kite, orbit shot, ')"
+    page.wait_for_function(prompt_is)
+    assert page.evaluate("() => document.activeElement.dataset.phrase") not in (None, "orbit shot")
+    assert upstream.received == []
