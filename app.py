@@ -15,7 +15,6 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -23,10 +22,11 @@ from dotenv import load_dotenv
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
+from gradio_tweaks import guard_inputs, lighter_sessions, serve_as_is
 from history import entry_line, form_values
 from http_guard import HttpGuard
 from jobs import JobBoard
-from page import CARD_LIMIT, Page, serve_as_is
+from page import CARD_LIMIT, Page
 from ray_client import (
     API_KEYS_PAGE,
     ASPECT_RATIOS,
@@ -416,43 +416,6 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
     guard_inputs(demo)
     lighter_sessions()
     return demo
-
-
-def lighter_sessions() -> None:
-    """Gradio starts every session (each API call is one) with a copy of every block's config, for
-    deep links, which this page does not offer: 12 ms of event-loop time per call for this page on 2
-    cores, most of what 128 calls at once cost. Sessions start with none of it instead; Gradio fills
-    in what it needs (a changed value) on demand."""
-    from gradio import state_holder
-
-    original = state_holder.SessionState.__init__
-    if getattr(original, "ray_studio", False):
-        return
-
-    def start_light(self: Any, blocks: Any) -> None:
-        original(self, SimpleNamespace(default_config=blocks.default_config, blocks={}))
-
-    start_light.ray_studio = True  # type: ignore[attr-defined]
-    state_holder.SessionState.__init__ = start_light  # type: ignore[method-assign]
-
-
-def guard_inputs(demo: gr.Blocks) -> None:
-    """A call that sends fewer inputs than an endpoint takes is told which ones, instead of
-    Gradio's unnamed internal error."""
-    check = demo.validate_inputs
-
-    def validate(block_fn: Any, inputs: list[Any]) -> None:
-        if len(inputs) < len(block_fn.inputs):
-            names = [getattr(b, "label", None) or type(b).__name__ for b in block_fn.inputs]
-            raise gr.Error(
-                f"This endpoint takes {len(names)} inputs ({', '.join(map(str, names))}); the call sent "
-                f"{len(inputs)}. Nothing was sent to Segmind.",
-                title="Invalid request",
-                print_exception=False,
-            )
-        check(block_fn, inputs)
-
-    demo.validate_inputs = validate  # type: ignore[method-assign]
 
 
 def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.data_classes import FileData
 
 from history import form_values, trimmed
 from http_guard import trusted_visitor
@@ -43,10 +42,6 @@ def visitor_of(request: gr.Request | None, proxy_hops: int, profile: Any = None)
     if mcp_caller is not None:
         peer, forwarded, proxy_hops = mcp_caller, None, 0
     return identify(peer, forwarded, proxy_hops, username=getattr(request, "username", None), hf_username=hf_user)
-
-
-def serve_as_is(value: str | Path | None) -> FileData | None:
-    return FileData(path=str(value), mime_type="video/mp4") if value else None
 
 
 class BusyVisitorError(RayError):
