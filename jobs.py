@@ -82,6 +82,7 @@ class Tracked:
     cancel: threading.Event = field(default_factory=threading.Event)
     follow_only: bool = False  # picked up by its job id: no submission, no slot
     fetch_failed: bool = False  # Segmind has (or may still make) the clip; a later visit fetches it
+    maybe_billed: bool = False  # it ended in a way that may have been charged (set before it ends)
     task: asyncio.Task | None = None
     watchers: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -237,14 +238,17 @@ class JobBoard:
                 tracked._set("stopped")
             else:
                 tracked.error = tracked.error or CancelledError("the server stopped following this job")
+                tracked.maybe_billed = True
                 tracked._set("failed")
             raise
         except RayError as err:
             billed = billed and not surely_not_billed(err)
+            tracked.maybe_billed = billed
             self._fail(tracked, err)
             log.info("job %s failed: %s", tracked.job_id or tracked.ticket, type(err).__name__)
         except Exception:
             log.exception("unexpected failure while following a job")
+            tracked.maybe_billed = billed
             self._fail(tracked, RayError("something unexpected went wrong on this server"))
         finally:
             settle.settle(billed)

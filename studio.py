@@ -427,9 +427,10 @@ class Studio:
 
     def remember(self, history: Any, tracked: Tracked, own_key: bool, continues: str | None = None) -> list[dict]:
         """The visitor's history with this clip's entry first (replacing an older one of it), signed;
-        without it once it ended before Segmind had it (refused, or cancelled before it was sent)."""
+        without it once it ended surely unbilled before Segmind had it (refused, or cancelled before it
+        was sent). One that may have been billed keeps its card, failed, saying so."""
         history = trimmed(history)
-        if tracked.finished and tracked.job_id is None and tracked.result is None:
+        if tracked.finished and tracked.job_id is None and tracked.result is None and not tracked.maybe_billed:
             return [e for e in history if e.get("id") != tracked.ticket]
         older = next((e for e in history if e.get("id") == tracked.ticket), {})
         entry = entry_for(tracked, own_key, continues or older.get("continues"))
@@ -456,11 +457,13 @@ class Studio:
                 continue
             own_key = bool(entry.get("own_key"))
             job_id = entry.get("job") if isinstance(entry.get("job"), str) else None
+            # A clip made on the visitor's own key is followed anew with that key only, once it is pasted.
+            keyless = own_key and not (isinstance(api_key, str) and api_key.strip())
             tracked = self.board.get(job_id or "") or self.board.get(str(entry.get("id")))
-            if tracked is not None and tracked.fetch_failed and tracked.owner == visitor.id:
+            if tracked is not None and tracked.fetch_failed and tracked.owner == visitor.id and not keyless:
                 self.board.forget(tracked)  # made, but not fetched here (a cut download, a full disk): again
                 tracked = None
-            if tracked is None and job_id and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
+            if tracked is None and job_id and not keyless and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
                 try:
                     tracked = self._follow_entry(entry, job_id, api_key if own_key else "", visitor)
                 except RayError:

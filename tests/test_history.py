@@ -179,6 +179,30 @@ def test_a_clip_refused_before_segmind_took_it_leaves_no_entry(studio, owner_sta
     assert len(started) == 1 and ended == []
 
 
+def test_a_clip_that_may_have_been_billed_without_a_job_id_keeps_its_card_and_says_so(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(drop=True)  # Segmind reads the submission, then the line drops
+        tracked, own_key = await studio.start(VideoRequest("a fox lost on the line"), "", ALICE)
+        with pytest.raises(RayError):
+            await tracked.outcome()
+        return studio.remember([], tracked, own_key)
+
+    [entry] = run(scenario())
+    assert entry["state"] == "failed" and entry["job"] is None and "may have reached Segmind" in entry["error"]
+    assert len(owner_standin.received) == 1
+
+
+def test_a_clip_made_on_the_visitors_own_key_is_not_followed_on_the_pages_key(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(processing=5)
+        job = await asyncio.to_thread(studio.client.submit, VideoRequest("x"))
+        mine = {"id": "e" * 32, "job": job.id, "state": "running", "own_key": True, "prompt": "x"}
+        return studio.pick_up([studio.signer.sign(mine)], "  ", ALICE)
+
+    assert run(scenario()) == []
+    assert owner_standin.polls == []
+
+
 def test_a_clip_the_server_lost_while_sending_it_says_so_after_a_restart(studio):
     sent = studio.signer.sign({"id": "d" * 32, "job": None, "state": "running", "own_key": False, "prompt": "x"})
     settled = studio.settle_lost([sent])
