@@ -73,9 +73,10 @@ class Page:
             del self._events[visitor.id]
 
     @contextlib.contextmanager
-    def turn(self, visitor: Visitor) -> Iterator[None]:
+    def turn(self, visitor: Visitor, api_key: Any) -> Iterator[None]:
+        """One of the visitor's long events; refused, in words for them, if they hold their share."""
         if not self.take_turn(visitor):
-            raise BusyVisitorError()
+            raise self.error(BusyVisitorError(), api_key)
         try:
             yield
         finally:
@@ -132,7 +133,7 @@ class Page:
         """
         visitor = self.visitor(request, profile)
         try:
-            with self.turn(visitor):
+            with self.turn(visitor, api_key):
                 video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
                 tracked, own_key = await self.studio.start(video_request, api_key, visitor)
                 result = await self._outcome(tracked)
@@ -168,7 +169,7 @@ class Page:
         """
         visitor = self.visitor(request, profile)
         try:
-            with self.turn(visitor):
+            with self.turn(visitor, api_key):
                 requests = self.studio.variant_requests(
                     prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url
                 )
@@ -203,9 +204,7 @@ class Page:
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
         visitor = self.visitor(request, profile)
-        if not self.take_turn(visitor):
-            raise self.error(BusyVisitorError(), api_key)
-        try:
+        with self.turn(visitor, api_key):
             history = trimmed(history)
             try:
                 video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
@@ -238,8 +237,6 @@ class Page:
             result = tracked.result
             summary = self.studio.result_summary(result, own_key)
             yield self.status(tracked), str(result.path), summary, history, history[0]
-        finally:
-            self.end_turn(visitor)
 
     async def variants_in_page(
         self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history,
@@ -247,9 +244,7 @@ class Page:
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[tuple]:  # fmt: skip
         visitor = self.visitor(request, profile)
-        if not self.take_turn(visitor):
-            raise self.error(BusyVisitorError(), api_key)
-        try:
+        with self.turn(visitor, api_key):
             slots = self.studio.settings.max_variants
             history = trimmed(history)
             blank = [gr.skip()] * slots
@@ -304,8 +299,6 @@ class Page:
             failed = [t.error for t in tracked if t.error is not None]
             if failed and len(failed) == len(tracked):
                 raise self.error(failed[0], api_key)
-        finally:
-            self.end_turn(visitor)
 
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
@@ -323,7 +316,7 @@ class Page:
                 async for state in tracked.changes():
                     if not state.finished:
                         line = f"Still being made at Segmind (no new charge): {self.status(state)}"
-                        yield line, gr.skip(), gr.skip(), history, gr.skip()
+                        yield line, gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 history = self.studio.remember(history, tracked, own_key)
                 if tracked.result is None:
                     yield self.failure_line(tracked.error, api_key), gr.skip(), gr.skip(), history, gr.skip()
