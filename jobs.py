@@ -82,7 +82,7 @@ class Tracked:
     cancel: threading.Event = field(default_factory=threading.Event)
     follow_only: bool = False  # picked up by its job id: no submission, no slot
     fetch_failed: bool = False  # Segmind has (or may still make) the clip; a later visit fetches it
-    maybe_billed: bool = False  # it ended in a way that may have been charged (set before it ends)
+    maybe_billed: bool = False  # it failed in a way that may have been charged
     task: asyncio.Task | None = None
     watchers: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -237,19 +237,16 @@ class JobBoard:
                 billed = False
                 tracked._set("stopped")
             else:
-                tracked.error = tracked.error or CancelledError("the server stopped following this job")
-                tracked.maybe_billed = True
-                tracked._set("failed")
+                stopped = tracked.error or CancelledError("the server stopped following this job")
+                self._fail(tracked, stopped, maybe_billed=True)
             raise
         except RayError as err:
             billed = billed and not surely_not_billed(err)
-            tracked.maybe_billed = billed
-            self._fail(tracked, err)
+            self._fail(tracked, err, maybe_billed=billed)
             log.info("job %s failed: %s", tracked.job_id or tracked.ticket, type(err).__name__)
         except Exception:
             log.exception("unexpected failure while following a job")
-            tracked.maybe_billed = billed
-            self._fail(tracked, RayError("something unexpected went wrong on this server"))
+            self._fail(tracked, RayError("something unexpected went wrong on this server"), maybe_billed=billed)
         finally:
             settle.settle(billed)
 
@@ -262,11 +259,12 @@ class JobBoard:
             log.exception("unexpected failure while following a job")
             self._fail(tracked, RayError("something unexpected went wrong on this server"))
 
-    def _fail(self, tracked: Tracked, err: RayError) -> None:
+    def _fail(self, tracked: Tracked, err: RayError, maybe_billed: bool = True) -> None:
         # After Segmind has the job, only its own FAILED (or forgetting it) ends it: anything else on
         # our side (a network, disk or file-handle trouble, waiting too long) leaves it to fetch later.
         gone = isinstance(err, (JobFailedError, JobNotFoundError, VideoTooLargeError))
         tracked.fetch_failed = tracked.job_id is not None and not gone
+        tracked.maybe_billed = maybe_billed
         if isinstance(err, ClipNotSavedError):
             self.last_save_failure = time.monotonic()
         tracked.error = err
