@@ -163,12 +163,17 @@ def test_too_many_variants_are_refused_naming_both_numbers_before_anything_is_se
 # --------------------------------------------------------------------------- keyframes and continuing
 
 
-def test_a_picked_start_image_is_uploaded_once_and_the_clip_is_made_from_it(page, upstream, tmp_path):
+def pick_start_image(page, tmp_path, colour: tuple[int, int, int]) -> None:
+    """A 640×360 PNG of one colour, picked as the start image, and checked by the server."""
     photo = tmp_path / "holiday.png"
-    Image.new("RGB", (640, 360), (200, 30, 30)).save(photo)
+    Image.new("RGB", (640, 360), colour).save(photo)
     page.get_by_text("Keyframes: start and end images").click()
     page.locator("#start-image input[type=file]").set_input_files(str(photo))
     page.locator("#start-note", has_text="Ready").wait_for(timeout=20_000)
+
+
+def test_a_picked_start_image_is_uploaded_once_and_the_clip_is_made_from_it(page, upstream, tmp_path):
+    pick_start_image(page, tmp_path, (200, 30, 30))
     (uploaded, mime) = upstream.uploads[0]
     assert mime == "image/png" and Image.open(io.BytesIO(uploaded)).getpixel((5, 5)) == (200, 30, 30)
     url = page.locator("#start-image-url textarea, #start-image-url input").first.input_value()
@@ -195,11 +200,7 @@ def test_a_file_that_is_not_an_image_is_refused_naming_it_with_nothing_sent(page
 
 
 def test_a_picture_and_the_url_sent_never_disagree(page, upstream, tmp_path):
-    photo = tmp_path / "holiday.png"
-    Image.new("RGB", (640, 360), (30, 30, 200)).save(photo)
-    page.get_by_text("Keyframes: start and end images").click()
-    page.locator("#start-image input[type=file]").set_input_files(str(photo))
-    page.locator("#start-note", has_text="Ready").wait_for(timeout=20_000)
+    pick_start_image(page, tmp_path, (30, 30, 200))
     page.get_by_text("a slow dolly across a foggy pine forest").click()  # an example: no start image
     page.wait_for_function("() => !document.querySelector('#start-image img')")
     assert page.locator("#start-note").inner_text().strip() == ""
