@@ -2,8 +2,9 @@
 
 Entries live in the visitor's own browser (Gradio's BrowserState) and come back as an input to
 events, so the server trusts nothing in them but what it signed: the entry's id, its Segmind job id,
-its file and whose key made it. A forged or edited entry cannot name another visitor's clip or job,
-make the server follow a job it never started for them, or join a clip to itself fifty times.
+its file and whose key made it. A forged or edited entry cannot name a clip or job this server never
+put in an entry, or join a clip to itself fifty times; whose an entry is, the job board knows while
+it knows the clip (after a restart, an entry copied out of another browser is followed as its holder's).
 No server path and no key is ever in an entry.
 """
 
@@ -30,9 +31,8 @@ ENTRY_FILE = re.compile(r"[0-9a-f]{32}/[A-Za-z0-9_.-]{1,120}\.mp4")
 
 
 class EntrySigner:
-    """Signs the parts of an entry the server relies on. With the page's key, the secret is derived
-    from it (it never leaves the server, and entries stay valid across restarts); without one, it is
-    new at each start."""
+    """Signs the parts of an entry the server relies on, with a secret that never leaves the server
+    and survives restarts (see ``for_key``)."""
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
