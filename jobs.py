@@ -26,7 +26,6 @@ import anyio
 import anyio.to_thread
 
 from ray_client import (
-    TYPICAL_SECONDS,
     CancelledError,
     ClipNotSavedError,
     Job,
@@ -41,6 +40,7 @@ from ray_client import (
     VideoResult,
     VideoTooLargeError,
     surely_not_billed,
+    typical_seconds,
 )
 
 log = logging.getLogger("ray_studio.jobs")
@@ -154,7 +154,7 @@ class JobBoard:
     def estimate(self, duration: int) -> float:
         """Seconds from submission to the clip, from recent jobs of this length (median), or the usual."""
         recent = self._recent[duration]
-        return statistics.median(recent) if recent else TYPICAL_SECONDS.get(duration, 90.0)
+        return statistics.median(recent) if recent else typical_seconds(duration)
 
     # -- starting
 

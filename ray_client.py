@@ -133,9 +133,9 @@ JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 TYPICAL_SECONDS = {5: 60.0, 9: 90.0}  # submit → clip at Segmind, a first guess for polling and estimates
 
 
-def typical_seconds(request: VideoRequest | None) -> float | None:
-    """How long a clip like this usually takes at Segmind, when the request is known."""
-    return TYPICAL_SECONDS.get(request.duration, 90.0) if request is not None else None
+def typical_seconds(duration: int) -> float:
+    """How long a clip of ``duration`` seconds usually takes at Segmind, from submission."""
+    return TYPICAL_SECONDS.get(duration, 90.0)
 
 
 @dataclass(frozen=True)
@@ -590,8 +590,8 @@ class RayClient:
     ) -> JobStatus:
         """Follow the job until it is COMPLETED (returned, with its output URL) or FAILED (JobFailedError).
         ``expected``: seconds the job should take from now (default: what such a clip usually takes)."""
-        if expected is None:
-            expected = typical_seconds(job.request)
+        if expected is None and job.request is not None:
+            expected = typical_seconds(job.request.duration)
         plan = PollPlan(self.settings, job.id, expected=expected)
         last_state = None
         while True:

@@ -159,9 +159,8 @@ def test_polling_is_brisk_again_while_the_job_is_expected_to_finish(queue_settin
 
 
 def test_without_an_estimate_a_clip_is_expected_to_take_what_such_clips_usually_take():
-    assert rc.typical_seconds(VideoRequest("a fox", duration=5)) == 60.0
-    assert rc.typical_seconds(VideoRequest("a fox", duration=9)) == 90.0
-    assert rc.typical_seconds(None) is None  # a job known by its id alone: no window, easing only
+    assert rc.typical_seconds(5) == 60.0
+    assert rc.typical_seconds(9) == 90.0
 
 
 def test_waiting_past_the_deadline_says_the_clip_may_still_come(queue_settings, standin, tmp_path):
