@@ -22,23 +22,17 @@ from dotenv import load_dotenv
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
-from gradio_tweaks import guard_inputs, lighter_sessions, serve_as_is
-from history import entry_line, form_values
-from http_guard import HttpGuard
-from jobs import JobBoard
-from page import CARD_LIMIT, Page
-from ray_client import (
-    API_KEYS_PAGE,
-    ASPECT_RATIOS,
-    DEFAULT_ASPECT_RATIO,
-    DEFAULT_DURATION,
-    MAX_PROMPT_CHARS,
-    InvalidRequestError,
-    RayClient,
-    Settings,
-)
-from studio import AppSettings, RedactKeys, Studio
-from visitors import SpendGate, SpendPolicy
+from ray_studio.client.client import RayClient
+from ray_studio.client.errors import API_KEYS_PAGE, InvalidRequestError
+from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, MAX_PROMPT_CHARS
+from ray_studio.client.settings import Settings
+from ray_studio.web.board import JobBoard
+from ray_studio.web.gradio_tweaks import guard_inputs, lighter_sessions, serve_as_is
+from ray_studio.web.history import entry_line, form_values
+from ray_studio.web.http_guard import HttpGuard
+from ray_studio.web.page import CARD_LIMIT, Page
+from ray_studio.web.spending import SpendGate, SpendPolicy
+from ray_studio.web.studio import AppSettings, RedactKeys, Studio
 
 log = logging.getLogger("ray_studio")
 ASSETS = Path(__file__).with_name("assets")

@@ -13,9 +13,10 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 import app
-from ray_client import RayClient, Settings
+from ray_studio.client.client import RayClient
+from ray_studio.client.settings import Settings
+from ray_studio.web.spending import SpendPolicy
 from tests.conftest import free_port
-from visitors import SpendPolicy
 
 # No per-visitor limits, no budget: for tests of everything but spending (tests/test_spending.py).
 UNLIMITED = SpendPolicy(visitor_limits="off", daily_budget=None, in_flight_per_visitor=1000)

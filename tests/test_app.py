@@ -20,10 +20,10 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
+from ray_studio.web.spending import SpendPolicy
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY, ROOT, free_port
 from tests.segmind_standin import Reply, SegmindStandIn
-from visitors import SpendPolicy
 
 
 @pytest.fixture(scope="module")
@@ -480,7 +480,7 @@ def test_every_setting_the_code_reads_is_in_env_example_and_the_readme():
 def test_env_example_as_it_is_gives_working_settings():
     from dotenv import dotenv_values
 
-    from visitors import SpendPolicy
+    from ray_studio.web.spending import SpendPolicy
 
     env = {k: v or "" for k, v in dotenv_values(ROOT / ".env.example").items()}
     settings, policy = app.AppSettings.from_env(env), SpendPolicy.from_env(env)
@@ -519,7 +519,7 @@ def test_python_app_py_refuses_a_bad_setting_with_exit_2_naming_it(tmp_path, nam
 
 
 def test_with_ray_auth_the_page_and_the_api_need_a_login_and_limits_follow_the_user(upstream, tmp_path):
-    from visitors import SpendPolicy
+    from ray_studio.web.spending import SpendPolicy
 
     settings = app.AppSettings(auth=(("alice", "wonderland"),))
     policy = SpendPolicy(visitor_limits="1 per minute", daily_budget=None, in_flight_per_visitor=5)

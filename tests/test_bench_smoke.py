@@ -8,7 +8,7 @@ import pytest
 
 from bench import figures
 from bench.__main__ import missed, table
-from ray_client import VideoRequest
+from ray_studio.client.request import VideoRequest
 
 HEADLESS_FIGURES = [name for name in figures.FIGURES if name != "screen"]
 

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from PIL import Image
 
-import media
+from ray_studio.client import media
 from tests.browser import open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply

@@ -15,7 +15,7 @@ import av
 import pytest
 from PIL import Image
 
-import media
+from ray_studio.client import media
 from tests.conftest import ROOT
 from tests.media_samples import BLUE, GREEN, RED, image_bytes, write_clip
 from tests.segmind_standin import TEST_API_KEY, Reply

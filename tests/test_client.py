@@ -8,8 +8,29 @@ from dataclasses import replace
 
 import pytest
 
-import ray_client as rc
-from ray_client import RayClient, Settings, VideoRequest
+from ray_studio.client.client import RayClient
+from ray_studio.client.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadGatewayError,
+    BadRequestError,
+    CancelledError,
+    GatewayTimeoutError,
+    InsufficientCreditsError,
+    InternalServerError,
+    InvalidRequestError,
+    InvalidResponseError,
+    KeyFormatError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    error_for_status,
+)
+from ray_studio.client.request import VideoRequest
+from ray_studio.client.settings import Settings
 from tests.conftest import free_port
 from tests.segmind_standin import ERROR_MESSAGES, TEST_API_KEY, Reply
 
@@ -101,16 +122,16 @@ def test_a_json_answer_with_base64_video_is_decoded(client, standin, tmp_path):
 # --------------------------------------------------------------------------- error statuses
 
 STATUS_CLASSES = [
-    (400, rc.BadRequestError, "Check the prompt"),
-    (401, rc.AuthenticationError, "Check SEGMIND_API_KEY"),
-    (403, rc.PermissionDeniedError, "permissions"),
-    (404, rc.NotFoundError, "SEGMIND_MODEL"),
-    (406, rc.InsufficientCreditsError, "Add credits"),
-    (429, rc.RateLimitError, "wait"),
-    (500, rc.InternalServerError, "try again in a minute"),
-    (502, rc.BadGatewayError, "Try again in a minute"),
-    (503, rc.BadGatewayError, "Try again in a minute"),
-    (504, rc.GatewayTimeoutError, "5 s clip"),
+    (400, BadRequestError, "Check the prompt"),
+    (401, AuthenticationError, "Check SEGMIND_API_KEY"),
+    (403, PermissionDeniedError, "permissions"),
+    (404, NotFoundError, "SEGMIND_MODEL"),
+    (406, InsufficientCreditsError, "Add credits"),
+    (429, RateLimitError, "wait"),
+    (500, InternalServerError, "try again in a minute"),
+    (502, BadGatewayError, "Try again in a minute"),
+    (503, BadGatewayError, "Try again in a minute"),
+    (504, GatewayTimeoutError, "5 s clip"),
 ]
 
 
@@ -129,7 +150,7 @@ def test_each_documented_status_raises_its_own_error_with_segminds_message(
 
 def test_a_wrong_key_is_rejected_and_never_appears_in_the_error(standin, settings, tmp_path):
     secret = "sg_live_SECRET_value_123"
-    with RayClient(replace(settings, api_key=secret)) as client, pytest.raises(rc.AuthenticationError) as err:
+    with RayClient(replace(settings, api_key=secret)) as client, pytest.raises(AuthenticationError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     for text in (str(err.value), repr(err.value), repr(client), repr(client.settings)):
         assert secret not in text
@@ -137,7 +158,7 @@ def test_a_wrong_key_is_rejected_and_never_appears_in_the_error(standin, setting
 
 def test_a_server_message_echoing_the_key_is_redacted(client, standin, tmp_path):
     standin.fail(400, f"bad key {TEST_API_KEY} for prompt")
-    with pytest.raises(rc.BadRequestError) as err:
+    with pytest.raises(BadRequestError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert TEST_API_KEY not in str(err.value)
     assert "[key hidden]" in str(err.value)
@@ -147,7 +168,7 @@ def test_an_html_error_page_is_not_shown_as_the_message(client, standin, tmp_pat
     standin.then(
         Reply(status=502, body=b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
     )
-    with pytest.raises(rc.BadGatewayError) as err:
+    with pytest.raises(BadGatewayError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert err.value.server_message is None
     assert "<html>" not in str(err.value)
@@ -155,21 +176,21 @@ def test_an_html_error_page_is_not_shown_as_the_message(client, standin, tmp_pat
 
 def test_an_error_body_of_another_json_shape_still_gives_its_message(client, standin, tmp_path):
     standin.then(Reply(status=400, body=json.dumps({"message": "prompt flagged"}).encode()))
-    with pytest.raises(rc.BadRequestError, match="prompt flagged"):
+    with pytest.raises(BadRequestError, match="prompt flagged"):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
 
 
 def test_an_empty_error_body_still_gives_a_clear_error(client, standin, tmp_path):
     standin.then(Reply(status=500, body=b""))
-    with pytest.raises(rc.InternalServerError) as err:
+    with pytest.raises(InternalServerError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert err.value.server_message is None and "HTTP 500" in str(err.value)
 
 
 def test_an_unlisted_status_maps_to_the_nearest_kind():
-    assert isinstance(rc.error_for_status(418, None), rc.BadRequestError)
-    assert isinstance(rc.error_for_status(507, None), rc.InternalServerError)
-    assert isinstance(rc.error_for_status(402, None), rc.InsufficientCreditsError)
+    assert isinstance(error_for_status(418, None), BadRequestError)
+    assert isinstance(error_for_status(507, None), InternalServerError)
+    assert isinstance(error_for_status(402, None), InsufficientCreditsError)
 
 
 # --------------------------------------------------------------------------- retries
@@ -191,7 +212,7 @@ def test_rate_limit_without_retry_after_backs_off_within_the_cap(client, standin
 
 def test_a_retry_after_longer_than_the_cap_is_reported_not_waited(client, standin, sleeps, tmp_path):
     standin.fail(429, headers={"Retry-After": "120"})
-    with pytest.raises(rc.RateLimitError) as err:
+    with pytest.raises(RateLimitError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert sleeps == [] and len(standin.received) == 1
     assert err.value.retry_after == 120 and "wait 120 seconds" in str(err.value)
@@ -199,7 +220,7 @@ def test_a_retry_after_longer_than_the_cap_is_reported_not_waited(client, standi
 
 def test_retries_stop_after_the_configured_number(client, standin, sleeps, tmp_path):
     standin.default = Reply(status=429, headers={"Retry-After": "1"})
-    with pytest.raises(rc.RateLimitError):
+    with pytest.raises(RateLimitError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(standin.received) == 1 + client.settings.max_retries
 
@@ -216,7 +237,7 @@ def test_retry_progress_is_reported(client, standin, tmp_path):
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_errors_after_which_we_may_be_billed_are_not_resent_by_default(client, standin, sleeps, tmp_path, status):
     standin.fail(status)
-    with pytest.raises(rc.APIStatusError):
+    with pytest.raises(APIStatusError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(standin.received) == 1 and sleeps == []
 
@@ -233,7 +254,7 @@ def test_a_500_is_never_resent_even_when_opted_in(standin, settings, tmp_path):
     standin.fail(500)
     with (
         RayClient(replace(settings, retry_gateway_errors=True), sleep=lambda s: None) as client,
-        pytest.raises(rc.InternalServerError),
+        pytest.raises(InternalServerError),
     ):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(standin.received) == 1
@@ -243,7 +264,7 @@ def test_a_refused_connection_is_retried_then_reported(settings, sleeps, tmp_pat
     port = free_port()
     with (
         RayClient(replace(settings, base_url=f"http://127.0.0.1:{port}/v1"), sleep=sleeps.append) as client,
-        pytest.raises(rc.APIConnectionError) as err,
+        pytest.raises(APIConnectionError) as err,
     ):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(sleeps) == settings.max_retries
@@ -254,7 +275,7 @@ def test_a_read_timeout_is_reported_and_not_resent(standin, settings, sleeps, tm
     standin.default = Reply(latency=1.5)
     with (
         RayClient(replace(settings, read_timeout=0.3), sleep=sleeps.append) as client,
-        pytest.raises(rc.APITimeoutError, match="SEGMIND_READ_TIMEOUT") as err,
+        pytest.raises(APITimeoutError, match="SEGMIND_READ_TIMEOUT") as err,
     ):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert "may have been made and billed" in str(err.value)
@@ -275,7 +296,7 @@ def test_a_read_timeout_is_resent_when_opted_in(standin, settings, tmp_path):
 
 def test_a_cut_transfer_leaves_no_file(client, standin, tmp_path):
     standin.then(Reply(size=3_000_000, cut_after=1_000_000))
-    with pytest.raises(rc.APIConnectionError, match="No video was saved"):
+    with pytest.raises(APIConnectionError, match="No video was saved"):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert _leftovers(tmp_path) == []
 
@@ -284,7 +305,7 @@ def test_a_cut_transfer_keeps_an_older_file_at_the_same_path(client, standin, tm
     target = tmp_path / "v.mp4"
     target.write_bytes(b"previous clip")
     standin.then(Reply(size=3_000_000, cut_after=1_000_000))
-    with pytest.raises(rc.APIConnectionError):
+    with pytest.raises(APIConnectionError):
         client.generate(VideoRequest("a fox"), target)
     assert target.read_bytes() == b"previous clip"
     assert _leftovers(tmp_path) == ["v.mp4"]
@@ -292,28 +313,28 @@ def test_a_cut_transfer_keeps_an_older_file_at_the_same_path(client, standin, tm
 
 def test_a_stalled_transfer_times_out_and_leaves_no_file(standin, settings, tmp_path):
     standin.then(Reply(size=2_000_000, chunk_delay=1.0))
-    with RayClient(replace(settings, read_timeout=0.3)) as client, pytest.raises(rc.APITimeoutError):
+    with RayClient(replace(settings, read_timeout=0.3)) as client, pytest.raises(APITimeoutError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert _leftovers(tmp_path) == []
 
 
 def test_html_instead_of_a_video_is_refused_and_leaves_no_file(client, standin, tmp_path):
     standin.then(Reply(body=b"<!doctype html><title>Oops</title>", content_type="text/html"))
-    with pytest.raises(rc.InvalidResponseError, match="text/html instead of a video"):
+    with pytest.raises(InvalidResponseError, match="text/html instead of a video"):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert _leftovers(tmp_path) == []
 
 
 def test_bytes_that_are_not_an_mp4_are_refused_and_leave_no_file(client, standin, tmp_path):
     standin.then(Reply(body=b"GIF89a" + bytes(5000), content_type="video/mp4"))
-    with pytest.raises(rc.InvalidResponseError, match="not an MP4"):
+    with pytest.raises(InvalidResponseError, match="not an MP4"):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert _leftovers(tmp_path) == []
 
 
 def test_an_empty_success_is_refused(client, standin, tmp_path):
     standin.then(Reply(body=b"", content_type="video/mp4"))
-    with pytest.raises(rc.InvalidResponseError, match="empty"):
+    with pytest.raises(InvalidResponseError, match="empty"):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
 
 
@@ -327,7 +348,7 @@ def test_an_empty_success_is_refused(client, standin, tmp_path):
 )
 def test_a_json_success_without_a_video_is_refused(client, standin, tmp_path, body, fragment):
     standin.then(Reply(body=body, content_type="application/json"))
-    with pytest.raises(rc.InvalidResponseError, match=fragment):
+    with pytest.raises(InvalidResponseError, match=fragment):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert _leftovers(tmp_path) == []
 
@@ -336,7 +357,7 @@ def test_cancelling_during_download_leaves_no_file(client, standin, tmp_path):
     cancel = threading.Event()
     standin.then(Reply(size=5_000_000, chunk_delay=0.01))
     threading.Timer(0.2, cancel.set).start()
-    with pytest.raises(rc.CancelledError):
+    with pytest.raises(CancelledError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", cancel=cancel)
     assert _leftovers(tmp_path) == []
 
@@ -345,14 +366,14 @@ def test_cancelling_during_download_leaves_no_file(client, standin, tmp_path):
 
 
 def test_no_key_fails_before_anything_is_sent(standin, settings, tmp_path):
-    with RayClient(replace(settings, api_key=None)) as client, pytest.raises(rc.MissingAPIKeyError) as err:
+    with RayClient(replace(settings, api_key=None)) as client, pytest.raises(MissingAPIKeyError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert standin.received == []
     assert "SEGMIND_API_KEY" in str(err.value)
 
 
 def test_an_output_path_that_is_a_folder_is_refused(client, standin, tmp_path):
-    with pytest.raises(rc.InvalidRequestError, match="is a folder"):
+    with pytest.raises(InvalidRequestError, match="is a folder"):
         client.generate(VideoRequest("a fox"), tmp_path)
     assert standin.received == []
 
@@ -384,7 +405,7 @@ def test_settings_default_to_segminds_api():
     [("SEGMIND_READ_TIMEOUT", "soon"), ("SEGMIND_MAX_RETRIES", "-1"), ("SEGMIND_RETRY_GATEWAY_ERRORS", "maybe")],
 )
 def test_a_bad_setting_is_named(name, value):
-    with pytest.raises(rc.InvalidRequestError, match=name):
+    with pytest.raises(InvalidRequestError, match=name):
         Settings.from_env({name: value})
 
 
@@ -398,7 +419,7 @@ def test_result_summary_names_parameters_time_size_and_credits(client, tmp_path)
 def test_a_cancel_during_a_retry_wait_sends_nothing_more(standin, settings, tmp_path):
     cancel = threading.Event()
     standin.fail(429, headers={"Retry-After": "1"})
-    with RayClient(settings, sleep=lambda seconds: cancel.set()) as client, pytest.raises(rc.CancelledError):
+    with RayClient(settings, sleep=lambda seconds: cancel.set()) as client, pytest.raises(CancelledError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", cancel=cancel)
     assert len(standin.received) == 1
 
@@ -411,7 +432,7 @@ def test_a_cancel_during_a_retry_wait_sends_nothing_more(standin, settings, tmp_
     [12345, b"bytes-key", ["k"], "ключ-на-кириллице", "SG_key\r\nX-Injected: 1", "SG_key\nmore", "SG key with spaces"],
 )
 def test_a_key_that_could_not_be_a_segmind_key_is_refused_unquoted_and_nothing_is_sent(client, standin, tmp_path, key):
-    with pytest.raises(rc.KeyFormatError) as err:
+    with pytest.raises(KeyFormatError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", api_key=key)
     assert "Invalid API key" in str(err.value) and "nothing was sent" in str(err.value)
     assert str(key) not in str(err.value)
@@ -426,7 +447,7 @@ def test_a_blank_caller_key_means_the_configured_key(client, standin, tmp_path, 
 
 def test_a_keyframe_url_at_a_private_address_is_refused_before_anything_is_sent(client, standin, tmp_path):
     request = VideoRequest("a fox", start_image_url="http://169.254.169.254/latest/meta-data/")
-    with pytest.raises(rc.InvalidRequestError, match="private, loopback or link-local"):
+    with pytest.raises(InvalidRequestError, match="private, loopback or link-local"):
         client.generate(request, tmp_path / "v.mp4")
     assert standin.received == []
 

@@ -7,14 +7,16 @@ import shutil
 
 import pytest
 
-import history
-from jobs import JobBoard
-from ray_client import RayClient, RayError, VideoRequest
-from studio import BusyWithImageError, ClipGoneError, Studio, UploadLimitError
+from ray_studio.client.client import RayClient
+from ray_studio.client.errors import RayError
+from ray_studio.client.request import VideoRequest
+from ray_studio.web import history
+from ray_studio.web.board import JobBoard
+from ray_studio.web.spending import SpendGate, Visitor
+from ray_studio.web.studio import BusyWithImageError, ClipGoneError, Studio, UploadLimitError
 from tests.app_harness import UNLIMITED, client_settings
 from tests.conftest import OWNER_KEY
 from tests.segmind_standin import Reply, SegmindStandIn
-from visitors import SpendGate, Visitor
 
 ALICE = Visitor("ip:127.0.0.2", "127.0.0.2")
 MALLORY = Visitor("ip:127.0.0.3", "127.0.0.3")

@@ -11,8 +11,19 @@ from dataclasses import replace
 
 import pytest
 
-import ray_client as rc
-from ray_client import RayClient, VideoRequest
+from ray_studio.client.client import RayClient
+from ray_studio.client.errors import (
+    APIConnectionError,
+    BadRequestError,
+    CancelledError,
+    InvalidResponseError,
+    JobFailedError,
+    RateLimitError,
+    RayError,
+    RedirectRefusedError,
+    UploadAuthenticationError,
+)
+from ray_studio.client.request import VideoRequest
 from tests.segmind_standin import TEST_API_KEY, Reply, SegmindStandIn
 
 VISITOR_KEY = "SG_visitor_7f3a9c2e5b1d4f80"
@@ -40,7 +51,7 @@ def assert_no_piece_of(key: str, *texts: str) -> None:
         assert not leaked, f"{leaked[:3]} of the key in {text!r}"
 
 
-def every_text_of(err: rc.RayError) -> list[str]:
+def every_text_of(err: RayError) -> list[str]:
     return [str(err), repr(err), err.visitor_message(True), err.visitor_message(False), err.server_message or ""]
 
 
@@ -51,7 +62,7 @@ def every_text_of(err: rc.RayError) -> list[str]:
 def test_a_key_quoted_back_in_a_200_json_error_never_reaches_the_caller(client, standin, tmp_path, form):
     quoted = quoted_forms(TEST_API_KEY)[form]
     standin.then(Reply(body=json.dumps({"error": f"invalid key {quoted}"}).encode(), content_type="application/json"))
-    with pytest.raises(rc.InvalidResponseError) as err:
+    with pytest.raises(InvalidResponseError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert "[key hidden]" in str(err.value)
     assert_no_piece_of(TEST_API_KEY, *every_text_of(err.value))
@@ -61,7 +72,7 @@ def test_a_key_quoted_back_in_a_200_json_error_never_reaches_the_caller(client, 
 @pytest.mark.parametrize("form", ["whole", "upper case", "an 8-character piece"])
 def test_a_key_quoted_back_in_an_error_status_never_reaches_the_caller(client, standin, tmp_path, status, form):
     standin.fail(status, f"rejected {quoted_forms(TEST_API_KEY)[form]} for this model")
-    with RayClient(replace(client.settings, max_retries=0)) as once, pytest.raises(rc.RayError) as err:
+    with RayClient(replace(client.settings, max_retries=0)) as once, pytest.raises(RayError) as err:
         once.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert_no_piece_of(TEST_API_KEY, *every_text_of(err.value))
 
@@ -69,7 +80,7 @@ def test_a_key_quoted_back_in_an_error_status_never_reaches_the_caller(client, s
 def test_a_visitor_key_quoted_back_is_hidden_as_well_as_the_owners(settings, standin, tmp_path):
     standin.api_key = VISITOR_KEY
     standin.fail(400, f"owner {TEST_API_KEY.upper()} visitor {VISITOR_KEY[3:15]}")
-    with RayClient(settings) as client, pytest.raises(rc.BadRequestError) as err:
+    with RayClient(settings) as client, pytest.raises(BadRequestError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", api_key=VISITOR_KEY)
     assert_no_piece_of(TEST_API_KEY, *every_text_of(err.value))
     assert_no_piece_of(VISITOR_KEY, *every_text_of(err.value))
@@ -77,7 +88,7 @@ def test_a_visitor_key_quoted_back_is_hidden_as_well_as_the_owners(settings, sta
 
 def test_a_failed_queue_job_quoting_the_key_is_hidden(queue_settings, standin, tmp_path):
     standin.then(Reply(failed=f"worker saw key {TEST_API_KEY.lower()} and gave up"))
-    with RayClient(queue_settings) as client, pytest.raises(rc.JobFailedError) as err:
+    with RayClient(queue_settings) as client, pytest.raises(JobFailedError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert "gave up" in str(err.value)
     assert_no_piece_of(TEST_API_KEY, *every_text_of(err.value))
@@ -86,14 +97,14 @@ def test_a_failed_queue_job_quoting_the_key_is_hidden(queue_settings, standin, t
 def test_a_queue_submission_answer_quoting_the_key_is_hidden(queue_settings, standin, tmp_path):
     body = json.dumps({"status": "QUEUED", "note": f"hello {TEST_API_KEY}", "error": f"no id for {TEST_API_KEY}"})
     standin.then(Reply(body=body.encode(), content_type="application/json"))
-    with RayClient(queue_settings) as client, pytest.raises(rc.InvalidResponseError) as err:
+    with RayClient(queue_settings) as client, pytest.raises(InvalidResponseError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert_no_piece_of(TEST_API_KEY, *every_text_of(err.value))
 
 
 def test_an_upload_error_quoting_the_key_is_hidden(client, standin):
     standin.then_upload(Reply(status=401, body=json.dumps({"error": f"bad {TEST_API_KEY}"}).encode()))
-    with pytest.raises(rc.UploadAuthenticationError) as err:
+    with pytest.raises(UploadAuthenticationError) as err:
         client.upload(["data:image/png;base64,iVBORw0KGgo="])
     assert_no_piece_of(TEST_API_KEY, *every_text_of(err.value))
 
@@ -104,7 +115,7 @@ def test_no_key_reaches_the_log_when_calls_fail(settings, standin, tmp_path, cap
     standin.then(Reply(drop=True), Reply(status=500, body=f"oops {VISITOR_KEY.upper()}".encode()))
     with caplog.at_level(logging.DEBUG), RayClient(replace(settings, max_retries=0)) as client:
         for _ in range(3):
-            with pytest.raises(rc.RayError):
+            with pytest.raises(RayError):
                 client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", api_key=VISITOR_KEY)
     assert caplog.records
     assert_no_piece_of(VISITOR_KEY, *(r.getMessage() for r in caplog.records))
@@ -125,7 +136,7 @@ def test_a_redirect_of_the_generation_to_another_host_is_refused_and_the_key_not
     client, standin, elsewhere, tmp_path
 ):
     standin.then(Reply(redirect_to=f"{elsewhere.base_url}/ray-flash-2-720p"))
-    with pytest.raises(rc.RedirectRefusedError) as err:
+    with pytest.raises(RedirectRefusedError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert elsewhere.received == [] and elsewhere.polls == [] and elsewhere.file_requests == []
     assert "127.0.0.2" not in err.value.visitor_message()
@@ -135,7 +146,7 @@ def test_a_redirect_of_the_generation_to_another_host_is_refused_and_the_key_not
 def test_a_redirected_status_check_to_another_host_is_refused(queue_settings, standin, elsewhere, tmp_path):
     standin.then(Reply(processing=0.5))
     standin.then_poll(*[Reply(redirect_to=f"{elsewhere.v2_url}/requests/x/status")] * 3)
-    with RayClient(queue_settings) as client, pytest.raises(rc.RedirectRefusedError):
+    with RayClient(queue_settings) as client, pytest.raises(RedirectRefusedError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert elsewhere.polls == [] and elsewhere.received == []
     assert len(standin.submissions) == 1
@@ -143,7 +154,7 @@ def test_a_redirected_status_check_to_another_host_is_refused(queue_settings, st
 
 def test_a_redirected_upload_to_another_host_is_refused(client, standin, elsewhere):
     standin.then_upload(Reply(redirect_to=f"{elsewhere.root_url}/upload-asset"))
-    with pytest.raises(rc.RedirectRefusedError):
+    with pytest.raises(RedirectRefusedError):
         client.upload(["data:image/png;base64,iVBORw0KGgo="])
     assert elsewhere.uploads == [] and elsewhere.received == []
 
@@ -195,7 +206,7 @@ def test_no_cookie_rides_on_queue_checks_or_downloads(queue_settings, standin, t
 @pytest.mark.parametrize("retries", [0, 2])
 def test_a_generation_dropped_after_segmind_read_it_is_never_sent_again(settings, standin, tmp_path, retries):
     standin.then(Reply(drop=True))
-    with RayClient(replace(settings, max_retries=retries)) as client, pytest.raises(rc.APIConnectionError) as err:
+    with RayClient(replace(settings, max_retries=retries)) as client, pytest.raises(APIConnectionError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(standin.received) == 1
     assert "before Segmind answered" in str(err.value)
@@ -206,7 +217,7 @@ def test_a_queue_submission_dropped_after_segmind_read_it_is_never_sent_again_an
     queue_settings, standin, tmp_path
 ):
     standin.then(Reply(drop=True))
-    with RayClient(queue_settings) as client, pytest.raises(rc.APIConnectionError) as err:
+    with RayClient(queue_settings) as client, pytest.raises(APIConnectionError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(standin.submissions) == 1
     assert "may have reached Segmind and been billed" in str(err.value)
@@ -217,7 +228,7 @@ def test_a_connection_that_never_opened_is_tried_again(settings, tmp_path):
 
     waits: list[float] = []
     dead = replace(settings, base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=2)
-    with RayClient(dead, sleep=waits.append) as client, pytest.raises(rc.APIConnectionError):
+    with RayClient(dead, sleep=waits.append) as client, pytest.raises(APIConnectionError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(waits) == 2
 
@@ -235,7 +246,7 @@ def test_a_retry_after_equal_to_the_cap_is_waited_out_and_the_request_resent(cli
 
 def test_a_retry_after_just_over_the_cap_is_reported_not_slept(client, standin, tmp_path, sleeps):
     standin.fail(429, headers={"Retry-After": "6"})
-    with pytest.raises(rc.RateLimitError, match="wait 6 seconds"):
+    with pytest.raises(RateLimitError, match="wait 6 seconds"):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert sleeps == [] and len(standin.received) == 1
 
@@ -254,7 +265,7 @@ def test_a_cancel_during_a_sync_generation_closes_the_upstream_request_and_saves
     standin.then(Reply(latency=10))
     cancel = threading.Event()
     threading.Timer(0.5, cancel.set).start()
-    with RayClient(settings) as client, pytest.raises(rc.CancelledError):
+    with RayClient(settings) as client, pytest.raises(CancelledError):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", cancel=cancel)
     deadline = time.monotonic() + 5
     while standin.abandoned == 0 and time.monotonic() < deadline:

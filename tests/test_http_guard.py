@@ -11,10 +11,10 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from http_guard import trusted_visitor, visitor_header
+from ray_studio.web.http_guard import trusted_visitor, visitor_header
+from ray_studio.web.spending import SpendPolicy
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY
-from visitors import SpendPolicy
 
 VISITOR_KEY = "sg_visitorOwnKey_0123456789abcdef"
 

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import media
-from ray_client import (
+from ray_studio.client import media
+from ray_studio.client.client import RayClient
+from ray_studio.client.errors import (
     InvalidRequestError,
     KeyFormatError,
     MissingAPIKeyError,
-    RayClient,
     UploadAuthenticationError,
     UploadResponseError,
     UploadServerError,
     UploadTooLargeError,
-    VideoRequest,
 )
+from ray_studio.client.request import VideoRequest
 from tests.media_samples import BLUE, GREEN, RED, image_bytes, noise_jpeg, png_header_claiming, write_clip
 from tests.segmind_standin import TEST_API_KEY, Reply
 
@@ -184,9 +184,9 @@ def test_the_owners_key_is_used_when_no_visitor_key_is_given(client, standin, tm
 
 
 def test_on_own_keys_only_a_visitors_image_is_not_uploaded_on_the_pages_key(settings, standin, tmp_path):
-    from jobs import JobBoard
-    from studio import Studio
-    from visitors import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
+    from ray_studio.web.board import JobBoard
+    from ray_studio.web.spending import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
+    from ray_studio.web.studio import Studio
 
     image = write(tmp_path, "cat.png", image_bytes("PNG", (640, 360), RED))
     with RayClient(settings) as client:

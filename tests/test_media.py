@@ -10,8 +10,8 @@ import av
 import pytest
 from PIL import ExifTags, Image, ImageFile, features
 
-import media
-from ray_errors import InvalidRequestError
+from ray_studio.client import media
+from ray_studio.client.errors import InvalidRequestError
 from tests import media_samples as samples
 from tests.conftest import ROOT
 from tests.media_samples import BLUE, GREEN, RED, WHITE

@@ -9,8 +9,22 @@ from dataclasses import replace
 
 import pytest
 
-import ray_client as rc
-from ray_client import RayClient, VideoRequest
+from ray_studio.client.client import JobStatus, PollPlan, RayClient, Update, typical_seconds
+from ray_studio.client.errors import (
+    APIConnectionError,
+    BadGatewayError,
+    CancelledError,
+    InvalidRequestError,
+    JobFailedError,
+    JobNotFoundError,
+    JobTimeoutError,
+    OutputNotWritableError,
+    VideoTooLargeError,
+    error_for_status,
+)
+from ray_studio.client.request import VideoRequest
+from ray_studio.client.settings import Settings
+from ray_studio.client.transport import AtomicVideoFile
 from tests.segmind_standin import TEST_API_KEY, Reply
 
 
@@ -40,7 +54,7 @@ def v2_submissions(standin) -> list:
 
 def test_a_clip_is_submitted_once_followed_through_its_states_and_saved(queue, standin, tmp_path):
     standin.then(Reply(queued=0.2, processing=0.3))
-    updates: list[rc.Update] = []
+    updates: list[Update] = []
     result = queue.generate(VideoRequest("a fox"), tmp_path / "fox.mp4", progress=updates.append)
     assert result.path.read_bytes() == standin.video
     assert [r.path for r in standin.submissions] == ["/v2/ray-flash-2-720p"]
@@ -76,7 +90,7 @@ def test_the_video_url_is_found_in_each_shape_segmind_uses(queue, standin, tmp_p
 
 def test_a_failed_job_ends_with_segminds_reason_and_no_file(queue, standin, tmp_path):
     standin.then(Reply(processing=0.1, failed="NSFW content detected in prompt"))
-    with pytest.raises(rc.JobFailedError) as err:
+    with pytest.raises(JobFailedError) as err:
         queue.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert err.value.server_message == "NSFW content detected in prompt"
     assert "Segmind could not make this clip" in str(err.value)
@@ -98,7 +112,7 @@ def test_a_cut_output_download_is_fetched_again_without_a_second_submission(queu
 
 def test_a_download_cut_every_time_names_the_job_to_fetch_later(queue, standin, tmp_path):
     standin.then(Reply(size=2_000_000, output_cuts=99))
-    with pytest.raises(rc.APIConnectionError) as err:
+    with pytest.raises(APIConnectionError) as err:
         queue.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     job_id = next(iter(standin.jobs))
     assert job_id in str(err.value) and "still at Segmind" in str(err.value)
@@ -115,7 +129,7 @@ def test_dropped_and_failed_status_checks_are_asked_again_never_resubmitted(queu
 def test_a_rate_limited_status_check_waits_as_segmind_asks_and_says_so(queue, standin, tmp_path, waits):
     standin.then(Reply(processing=0.2))
     standin.then_poll(Reply(status=429, headers={"Retry-After": "3"}))
-    updates: list[rc.Update] = []
+    updates: list[Update] = []
     queue.generate(VideoRequest("a fox"), tmp_path / "v.mp4", progress=updates.append)
     assert 3.0 in waits
     assert any(u.state == "waiting" and "rate limited" in u.text and "3 s" in u.text for u in updates)
@@ -124,15 +138,15 @@ def test_a_rate_limited_status_check_waits_as_segmind_asks_and_says_so(queue, st
 def test_a_status_check_that_keeps_failing_gives_up_naming_the_job(queue, standin, tmp_path):
     standin.then(Reply(processing=30))
     standin.then_poll(*[Reply(status=503)] * 20)
-    with pytest.raises(rc.BadGatewayError):
+    with pytest.raises(BadGatewayError):
         queue.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert len(standin.submissions) == 1
 
 
 def test_polling_eases_off_gently_while_a_job_runs_long(queue_settings):
     clock = [0.0]
-    plan = rc.PollPlan(replace(queue_settings, poll_interval=1.0, job_timeout=600), "j", clock=lambda: clock[0])
-    running = rc.JobStatus("j", "PROCESSING")
+    plan = PollPlan(replace(queue_settings, poll_interval=1.0, job_timeout=600), "j", clock=lambda: clock[0])
+    running = JobStatus("j", "PROCESSING")
     delays = []
     for at in (0, 30, 60, 120, 300):
         clock[0] = at
@@ -141,16 +155,16 @@ def test_polling_eases_off_gently_while_a_job_runs_long(queue_settings):
 
 
 def test_a_503_status_check_that_says_when_to_come_back_is_waited_out(queue_settings):
-    plan = rc.PollPlan(replace(queue_settings, poll_interval=1.0, job_timeout=600), "j")
-    unavailable = rc.error_for_status(503, "Service unavailable", 40.0)
+    plan = PollPlan(replace(queue_settings, poll_interval=1.0, job_timeout=600), "j")
+    unavailable = error_for_status(503, "Service unavailable", 40.0)
     assert unavailable.retry_after == 40.0 and plan.delay_after(unavailable) == 40.0
 
 
 def test_polling_is_brisk_again_while_the_job_is_expected_to_finish(queue_settings):
     clock = [0.0]
     settings = replace(queue_settings, poll_interval=1.0, job_timeout=600)
-    plan = rc.PollPlan(settings, "j", clock=lambda: clock[0], expected=60)
-    running = rc.JobStatus("j", "PROCESSING")
+    plan = PollPlan(settings, "j", clock=lambda: clock[0], expected=60)
+    running = JobStatus("j", "PROCESSING")
     delays = {}
     for at in (30, 48, 60, 100, 119, 121, 300):
         clock[0] = at
@@ -159,13 +173,13 @@ def test_polling_is_brisk_again_while_the_job_is_expected_to_finish(queue_settin
 
 
 def test_without_an_estimate_a_clip_is_expected_to_take_what_such_clips_usually_take():
-    assert rc.typical_seconds(5) == 60.0
-    assert rc.typical_seconds(9) == 90.0
+    assert typical_seconds(5) == 60.0
+    assert typical_seconds(9) == 90.0
 
 
 def test_waiting_past_the_deadline_says_the_clip_may_still_come(queue_settings, standin, tmp_path):
     standin.then(Reply(processing=30))
-    with RayClient(replace(queue_settings, job_timeout=0.5)) as client, pytest.raises(rc.JobTimeoutError) as err:
+    with RayClient(replace(queue_settings, job_timeout=0.5)) as client, pytest.raises(JobTimeoutError) as err:
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert "fetch it later by its job id" in str(err.value)
     assert len(standin.submissions) == 1
@@ -197,14 +211,14 @@ def test_a_job_segmind_no_longer_keeps_is_named_as_such(queue, standin, tmp_path
     standin.result_ttl = 0.0
     job = queue.submit(VideoRequest("a fox"))
     time.sleep(0.05)
-    with pytest.raises(rc.JobNotFoundError) as err:
+    with pytest.raises(JobNotFoundError) as err:
         queue.fetch(job, tmp_path / "v.mp4")
     assert "about an hour" in str(err.value)
 
 
 @pytest.mark.parametrize("bad_id", ["", "../../v1/ray-flash-2-720p", "a b", "x" * 200, "id?x=1"])
 def test_a_job_id_that_could_not_be_segminds_is_refused(queue, bad_id):
-    with pytest.raises(rc.InvalidRequestError):
+    with pytest.raises(InvalidRequestError):
         queue.job(bad_id)
 
 
@@ -212,7 +226,7 @@ def test_a_cancel_while_waiting_stops_following_the_job_at_once(queue, standin, 
     standin.then(Reply(processing=30))
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
-    with pytest.raises(rc.CancelledError) as err:
+    with pytest.raises(CancelledError) as err:
         queue.generate(VideoRequest("a fox"), tmp_path / "v.mp4", cancel=cancel)
     assert "goes on at Segmind" in str(err.value)
     polls_then = len(standin.polls)
@@ -245,10 +259,10 @@ def test_sync_mode_sends_the_single_v1_call(settings, standin, tmp_path):
 
 def test_the_v2_base_is_the_v1_base_with_its_last_v1_replaced():
     assert (
-        rc.Settings(base_url="https://api.segmind.com/v1").v2_endpoint == "https://api.segmind.com/v2/ray-flash-2-720p"
+        Settings(base_url="https://api.segmind.com/v1").v2_endpoint == "https://api.segmind.com/v2/ray-flash-2-720p"
     )
-    assert rc.Settings(base_url="https://h.test/proxy/v1/").v2_base == "https://h.test/proxy/v2"
-    assert rc.Settings(base_url="https://h.test/api").v2_base == "https://h.test/api/v2"
+    assert Settings(base_url="https://h.test/proxy/v1/").v2_base == "https://h.test/proxy/v2"
+    assert Settings(base_url="https://h.test/api").v2_base == "https://h.test/api/v2"
 
 
 @pytest.mark.parametrize(
@@ -260,8 +274,8 @@ def test_the_v2_base_is_the_v1_base_with_its_last_v1_replaced():
     ],
 )
 def test_queue_settings_are_checked_and_named(env, fragment):
-    with pytest.raises(rc.InvalidRequestError, match=fragment):
-        rc.Settings.from_env(env)
+    with pytest.raises(InvalidRequestError, match=fragment):
+        Settings.from_env(env)
 
 
 # --------------------------------------------------------------------------- check before paying
@@ -273,7 +287,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_anything_is_sent(que
     blocker.write_text("not a folder")
     with RayClient(replace(queue_settings, api_mode=mode)) as client:
         for output in (blocker / "v.mp4", "/proc/ray-studio.mp4", tmp_path):
-            with pytest.raises(rc.OutputNotWritableError) as err:
+            with pytest.raises(OutputNotWritableError) as err:
                 client.generate(VideoRequest("a fox"), output)
             assert "nothing was sent" in str(err.value)
     assert standin.received == [] and standin.submissions == []
@@ -282,7 +296,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_anything_is_sent(que
 def test_a_disk_without_room_for_a_clip_is_refused_before_anything_is_sent(queue_settings, standin, tmp_path):
     with (
         RayClient(replace(queue_settings, min_free_bytes=1 << 60)) as client,
-        pytest.raises(rc.OutputNotWritableError, match="MB free"),
+        pytest.raises(OutputNotWritableError, match="MB free"),
     ):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert standin.submissions == []
@@ -292,7 +306,7 @@ def test_a_video_larger_than_the_cap_is_not_saved_and_the_job_can_be_fetched_lat
     standin.then(Reply(size=3_000_000))
     with (
         RayClient(replace(queue_settings, max_video_bytes=1_000_000)) as client,
-        pytest.raises(rc.VideoTooLargeError) as err,
+        pytest.raises(VideoTooLargeError) as err,
     ):
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert "over 1 MB" in str(err.value) and next(iter(standin.jobs)) in str(err.value)
@@ -301,6 +315,6 @@ def test_a_video_larger_than_the_cap_is_not_saved_and_the_job_can_be_fetched_lat
 
 def test_a_video_that_grows_past_the_cap_without_a_promised_length_is_stopped(standin, tmp_path):
     chunks = [standin.video, bytes(600_000), bytes(600_000)]
-    with pytest.raises(rc.VideoTooLargeError):
-        rc.AtomicVideoFile(tmp_path / "v.mp4", limit=1_000_000).write(chunks, None)
+    with pytest.raises(VideoTooLargeError):
+        AtomicVideoFile(tmp_path / "v.mp4", limit=1_000_000).write(chunks, None)
     assert list(tmp_path.iterdir()) == []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import ray_client as rc
-from ray_client import InvalidRequestError, VideoRequest
+from ray_studio.client.errors import InvalidRequestError
+from ray_studio.client.request import VideoRequest, format_usd, private_host_problem
+from ray_studio.client.settings import Settings
 
 # Segmind's documented values, written out: a test parametrised from the code's own constants could not
 # catch a wrong constant.
@@ -172,7 +173,7 @@ def test_a_keyframe_url_of_exactly_2048_characters_is_accepted():
     ],
 )
 def test_a_keyframe_url_pointing_at_a_private_or_local_address_is_refused(url):
-    problem = rc.private_host_problem("start_image_url", url)
+    problem = private_host_problem("start_image_url", url)
     assert problem and "start_image_url" in problem and "public image URL" in problem
 
 
@@ -182,13 +183,13 @@ def test_a_keyframe_url_pointing_at_a_private_or_local_address_is_refused(url):
      "https://cdn-1-2-3-4.example.com/a.png"],
 )  # fmt: skip
 def test_a_public_keyframe_url_is_accepted(url):
-    assert rc.private_host_problem("start_image_url", url) is None
+    assert private_host_problem("start_image_url", url) is None
 
 
 def test_prices_follow_segminds_listing():
     assert VideoRequest("a fox", duration=5).price() == 0.375
     assert VideoRequest("a fox", duration=9).price() == 0.675
-    assert rc.format_usd(0.675) == "$0.675" and rc.format_usd(12.5) == "$12.50"
+    assert format_usd(0.675) == "$0.675" and format_usd(12.5) == "$12.50"
 
 
 @pytest.mark.parametrize(
@@ -208,7 +209,7 @@ def test_prices_follow_segminds_listing():
 )
 def test_a_bad_setting_is_refused_naming_the_variable(name, value):
     with pytest.raises(InvalidRequestError) as err:
-        rc.Settings.from_env({name: value})
+        Settings.from_env({name: value})
     assert name in str(err.value)
     if name == "SEGMIND_API_KEY":
         assert value not in str(err.value)

@@ -27,7 +27,8 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from ray_client import API_KEYS_PAGE
+from ray_studio.client.errors import API_KEYS_PAGE
+from ray_studio.web.spending import SpendPolicy
 from tests.app_harness import RunningApp, running_app
 from tests.conftest import OWNER_KEY
 from tests.redis_server import running_redis
@@ -43,7 +44,6 @@ from tests.spend_attack import (
     spend_by_utc_day,
 )
 from tests.visitor_http import Caller, Outcome, generate_data, new_session
-from visitors import SpendPolicy
 
 VISITOR_KEY = "sg_visitor_own_key_0123456789"  # a visitor's own key, accepted by ``visitor_upstream`` only
 PAGE_KEY_FIELD = "paste your own Segmind key"  # every refusal on the owner's key offers this way on

@@ -19,9 +19,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from tests.conftest import ROOT, free_port
-from tests.redis_server import running_redis
-from visitors import (
+from ray_studio.web.spending import (
     IN_FLIGHT_TTL,
     DailyBudgetError,
     InFlightLimitError,
@@ -37,6 +35,8 @@ from visitors import (
     describe_limits,
     identify,
 )
+from tests.conftest import ROOT, free_port
+from tests.redis_server import running_redis
 
 UTC = timezone.utc
 NOON = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
@@ -698,7 +698,7 @@ def test_the_windows_in_redis_are_limits_own_moving_windows(fresh_redis):
 WORKER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from visitors import SpendGate, SpendPolicy, SpendRefusedError, Visitor
+from ray_studio.web.spending import SpendGate, SpendPolicy, SpendRefusedError, Visitor
 
 job = json.loads(sys.argv[2])
 gate = SpendGate(SpendPolicy(**job["policy"]))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ray_errors import InvalidRequestError
+from ray_studio.client.errors import InvalidRequestError
 
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9")
 DURATIONS = (5, 9)

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ray_errors import DEFAULT_MODEL, InvalidRequestError
-from ray_request import PRICE_PER_SECOND
+from ray_studio.client.errors import DEFAULT_MODEL, InvalidRequestError
+from ray_studio.client.request import PRICE_PER_SECOND
 
 DEFAULT_BASE_URL = "https://api.segmind.com/v1"
 DEFAULT_UPLOAD_URL = "https://workflows-api.segmind.com"

@@ -25,9 +25,14 @@ import limits
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-import media
-from clip_files import clip_name, keep
-from history import (
+from ray_studio.client import media
+from ray_studio.client.client import RayClient, VideoResult
+from ray_studio.client.clip_files import clip_name, keep
+from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError, redact
+from ray_studio.client.request import VideoRequest, format_usd
+from ray_studio.client.settings import env_bool, env_whole
+from ray_studio.web.board import JobBoard, Release, Tracked
+from ray_studio.web.history import (
     ENTRY_FILE,
     ENTRY_ID,
     MAX_CHAIN,
@@ -39,21 +44,7 @@ from history import (
     trimmed,
     with_entry,
 )
-from jobs import JobBoard, Release, Tracked
-from ray_client import (
-    InvalidRequestError,
-    MissingAPIKeyError,
-    OutputNotWritableError,
-    RayClient,
-    RayError,
-    VideoRequest,
-    VideoResult,
-    env_bool,
-    env_whole,
-    format_usd,
-    redact,
-)
-from visitors import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
+from ray_studio.web.spending import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
 
 log = logging.getLogger("ray_studio")
 

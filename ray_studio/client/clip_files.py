@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ray_client import VideoRequest, VideoResult
+from ray_studio.client.client import VideoResult
+from ray_studio.client.request import VideoRequest
 
 SLUG_WORDS = 6
 MAX_SLUG_CHARS = 40

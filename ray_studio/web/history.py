@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jobs import Tracked
-from ray_client import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
+from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
+from ray_studio.web.board import Tracked
 
 HISTORY_LENGTH = 50  # entries kept; older ones drop off
 MAX_CHAIN = 12  # clips one chain may join

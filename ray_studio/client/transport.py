@@ -24,7 +24,7 @@ import requests
 import urllib3
 import urllib3.exceptions
 
-from ray_errors import (
+from ray_studio.client.errors import (
     APIConnectionError,
     APITimeoutError,
     CancelledError,
@@ -34,7 +34,7 @@ from ray_errors import (
     VideoTooLargeError,
     redact,
 )
-from ray_settings import MIN_FREE_BYTES
+from ray_studio.client.settings import MIN_FREE_BYTES
 
 CHUNK_BYTES = 1 << 20
 

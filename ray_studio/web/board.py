@@ -25,23 +25,25 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ray_client import (
-    CancelledError,
-    ClipNotSavedError,
+from ray_studio.client.client import (
     Job,
-    JobFailedError,
-    JobNotFoundError,
     JobStatus,
     PollPlan,
     QueueUnavailableError,
     RayClient,
-    RayError,
-    VideoRequest,
     VideoResult,
-    VideoTooLargeError,
     surely_not_billed,
     typical_seconds,
 )
+from ray_studio.client.errors import (
+    CancelledError,
+    ClipNotSavedError,
+    JobFailedError,
+    JobNotFoundError,
+    RayError,
+    VideoTooLargeError,
+)
+from ray_studio.client.request import VideoRequest
 
 log = logging.getLogger("ray_studio.jobs")
 

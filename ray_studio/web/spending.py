@@ -62,8 +62,8 @@ from typing import Any
 import limits
 from limits import RateLimitItem
 
-from ray_errors import API_KEYS_PAGE, InvalidRequestError, RayError
-from spend_ledger import Attempt, Ledger, Refusal, Window, open_ledger
+from ray_studio.client.errors import API_KEYS_PAGE, InvalidRequestError, RayError
+from ray_studio.web.ledger import Attempt, Ledger, Refusal, Window, open_ledger
 
 log = logging.getLogger("ray_studio.visitors")
 

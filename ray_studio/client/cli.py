@@ -29,29 +29,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import media
-from clip_files import clip_name, free_path, sidecar, write_sidecar
-from ray_client import (
+from ray_studio.client import media
+from ray_studio.client.client import Job, RayClient, Update, VideoResult, surely_not_billed
+from ray_studio.client.clip_files import clip_name, free_path, sidecar, write_sidecar
+from ray_studio.client.errors import (
+    InvalidRequestError,
+    JobFailedError,
+    JobNotFoundError,
+    MissingAPIKeyError,
+    RayError,
+    redact,
+)
+from ray_studio.client.request import (
     ASPECT_RATIOS,
     DEFAULT_ASPECT_RATIO,
     DEFAULT_DURATION,
     DURATIONS,
-    InvalidRequestError,
-    Job,
-    JobFailedError,
-    JobNotFoundError,
-    MissingAPIKeyError,
-    RayClient,
-    RayError,
-    Settings,
-    Update,
     VideoRequest,
-    VideoResult,
-    env_whole,
     format_usd,
-    redact,
-    surely_not_billed,
 )
+from ray_studio.client.settings import Settings, env_whole
 
 DEFAULT_MAX_VARIANTS = 4
 MAX_PROMPTS_FILE_BYTES = 1 << 20

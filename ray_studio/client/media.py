@@ -43,7 +43,7 @@ from typing import Union
 import av
 from PIL import ExifTags, Image, ImageFile, JpegImagePlugin
 
-from ray_errors import InvalidRequestError
+from ray_studio.client.errors import InvalidRequestError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
