@@ -25,14 +25,14 @@ from starlette.middleware import Middleware
 from ray_studio.client.client import RayClient
 from ray_studio.client.errors import API_KEYS_PAGE, InvalidRequestError
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, MAX_PROMPT_CHARS
-from ray_studio.client.settings import Settings
 from ray_studio.web.board import JobBoard
+from ray_studio.web.config import AppSettings, read_settings
 from ray_studio.web.gradio_tweaks import guard_inputs, lighter_sessions, serve_as_is
 from ray_studio.web.history import entry_line, form_values
 from ray_studio.web.http_guard import HttpGuard
 from ray_studio.web.page import CARD_LIMIT, Page
 from ray_studio.web.spending import SpendGate, SpendPolicy
-from ray_studio.web.studio import AppSettings, RedactKeys, Studio
+from ray_studio.web.studio import RedactKeys, Studio
 
 log = logging.getLogger("ray_studio")
 ASSETS = Path(__file__).with_name("assets")
@@ -453,9 +453,8 @@ def main(argv: list[str] | None = None) -> None:
     load_dotenv()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        settings = AppSettings.from_env()
-        policy = SpendPolicy.from_env()
-        client = RayClient(Settings.from_env())
+        client_settings, settings, policy = read_settings()
+        client = RayClient(client_settings)
     except InvalidRequestError as err:
         parser.exit(2, f"error: {err}\n")
     if args.mcp:

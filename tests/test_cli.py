@@ -496,14 +496,14 @@ def test_more_variants_than_the_limit_exit_2_before_anything_is_sent(standin, tm
     proc = run_cli("--prompts-file", str(prompts), "--aspect-ratio", "16:9", "--aspect-ratio", "1:1",
                    "--start-image", str(image), standin=standin, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2
-    assert "6 variants asked for; the limit is 4 (RAY_MAX_VARIANTS)" in proc.stderr
+    assert "6 variants asked for (3 wordings × 2 shapes); the limit is 4" in proc.stderr
     assert standin.received == []
 
 
 def test_the_limit_is_set_by_ray_max_variants(standin, tmp_path):
     proc = run_cli("a fox", "--aspect-ratio", "16:9", "--aspect-ratio", "1:1", standin=standin, cwd=tmp_path,
                    RAY_MAX_VARIANTS="1")  # fmt: skip
-    assert proc.returncode == 2 and "2 variants asked for; the limit is 1 (RAY_MAX_VARIANTS)" in proc.stderr
+    assert proc.returncode == 2 and "2 variants asked for (1 wording × 2 shapes); the limit is 1" in proc.stderr
     assert standin.received == []
 
 

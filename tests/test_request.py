@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ray_studio.client.errors import InvalidRequestError
-from ray_studio.client.request import VideoRequest, format_usd, private_host_problem
+from ray_studio.client.request import VideoRequest, clip_price, private_host_problem
 from ray_studio.client.settings import Settings
+from ray_studio.client.wording import describe_shape, format_usd
 
 # Segmind's documented values, written out: a test parametrised from the code's own constants could not
 # catch a wrong constant.
@@ -75,7 +76,9 @@ def test_unknown_aspect_ratio_is_refused_listing_the_allowed_ones():
     assert "'2:1'" in str(err.value) and "21:9" in str(err.value)
 
 
-@pytest.mark.parametrize("duration", [7, 0, "five", 5.5, True, None, "²", "٩", "9" * 500, [9], {"s": 9}])
+@pytest.mark.parametrize(
+    "duration", [7, 0, "five", 5.5, True, None, "²", "٩", "9" * 500, [9], {"s": 9}, "009", "05", "9.0", "+9"]
+)
 def test_other_durations_are_refused(duration):
     with pytest.raises(InvalidRequestError, match="duration must be 5 or 9"):
         VideoRequest("a fox", duration=duration)
@@ -213,3 +216,59 @@ def test_a_bad_setting_is_refused_naming_the_variable(name, value):
     assert name in str(err.value)
     if name == "SEGMIND_API_KEY":
         assert value not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://１２７.０.０.１/a.png",  # fullwidth digits
+        "http://①②⑦.0.0.1/a.png",  # circled digits
+        "http://１９２.１６８.０.１/a.png",
+        "http://169。254。169。254/latest/meta-data",  # ideographic full stops
+        "http://[::127.0.0.1]/a.png",  # IPv4-compatible IPv6
+        "http://[::ffff:10.0.0.1]/a.png",  # IPv4-mapped IPv6
+        "http://[2002:c0a8:1::]/a.png",  # 6to4 carrying 192.168.0.1
+        "http://[::]/a.png",
+        "http://ＬＯＣＡＬＨＯＳＴ/a.png",
+        "http://kubernetes.default.svc/a.png",
+        "http://db.cluster.local/a.png",
+        "http://metadata.google.internal/a.png",
+        "http://127.0.0.%31/a.png",  # a browser decodes the escape
+    ],
+)
+def test_a_keyframe_host_is_read_as_the_http_stack_reads_it_before_the_address_check(url):
+    assert private_host_problem("start_image_url", url) is not None
+
+
+def test_a_non_ascii_public_host_name_is_accepted():
+    assert private_host_problem("start_image_url", "https://bücher.example/a.png") is None
+
+
+def test_a_host_name_idna_refuses_is_refused_rather_than_sent():
+    assert "cannot be used" in private_host_problem("start_image_url", "http://a\u200b\u0000b.example/a.png")
+
+
+def test_the_price_follows_the_price_per_second_it_is_given():
+    assert VideoRequest("a fox", duration=5).price(0.2) == 1.0
+    assert clip_price(9, 0.075, clips=4) == 2.7
+
+
+@pytest.mark.parametrize(
+    "amount, text",
+    [(0.375, "$0.375"), (0.675, "$0.675"), (2.7, "$2.70"), (1.0, "$1.00"), (3.375, "$3.375"), (1234.5, "$1,234.50")],
+)
+def test_money_reads_to_the_tenth_of_a_cent_only_where_that_digit_is_not_zero(amount, text):
+    assert format_usd(amount) == text
+
+
+def test_a_clips_settings_read_the_same_from_a_request_and_from_its_parts():
+    request = VideoRequest("a fox", "9:16", 9, True, "https://example.com/a.png", "https://example.com/b.png")
+    assert (
+        request.describe() == describe_shape("9:16", 9, True, True, True) == "9:16 · 9 s · loop · start+end keyframes"
+    )
+
+
+def test_every_bad_client_setting_is_named_at_once():
+    with pytest.raises(InvalidRequestError) as err:
+        Settings.from_env({"SEGMIND_MAX_RETRIES": "x", "SEGMIND_API_MODE": "fast", "RAY_PRICE_PER_SECOND": "free"})
+    assert all(name in str(err.value) for name in ("SEGMIND_MAX_RETRIES", "SEGMIND_API_MODE", "RAY_PRICE_PER_SECOND"))

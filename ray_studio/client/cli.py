@@ -1,4 +1,4 @@
-"""The command line: ``python ray_client.py "PROMPT" [options]`` (or ``python ray_cli.py``).
+"""The command line: ``python ray_client.py "PROMPT" [options]``.
 
 Prints each saved path on stdout and everything else on stderr: the price before anything is sent,
 each job id as soon as Segmind has queued it, the jobs' states, and on Ctrl-C or a failure after
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
-import os
 import re
 import shlex
 import sys
@@ -40,25 +38,14 @@ from ray_studio.client.errors import (
     RayError,
     redact,
 )
-from ray_studio.client.request import (
-    ASPECT_RATIOS,
-    DEFAULT_ASPECT_RATIO,
-    DEFAULT_DURATION,
-    DURATIONS,
-    VideoRequest,
-    format_usd,
-)
-from ray_studio.client.settings import Settings, env_whole
+from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, VideoRequest
+from ray_studio.client.settings import EnvReader, Settings
+from ray_studio.client.variants import DEFAULT_MAX_VARIANTS, Variants, plan_variants
+from ray_studio.client.wording import clock, format_usd
 
-DEFAULT_MAX_VARIANTS = 4
 MAX_PROMPTS_FILE_BYTES = 1 << 20
 CANCEL_GRACE_SECONDS = 5.0  # after Ctrl-C, how long clips being made get to stop and say where they are
 ASPECT_TOLERANCE = 0.02  # a clip's shape within 2% of a ratio counts as that ratio (848×480 is 16:9)
-
-
-class TooManyVariantsError(InvalidRequestError):
-    title = "Too many variants"
-    action = "Ask for fewer prompts or aspect ratios, or raise RAY_MAX_VARIANTS; nothing was sent."
 
 
 class PromptsFileError(InvalidRequestError):
@@ -81,12 +68,6 @@ NOT_AT_SEGMIND = (JobFailedError, JobNotFoundError)  # failures after which ther
 
 
 # --------------------------------------------------------------------------- progress on stderr
-
-
-def clock(seconds: float) -> str:
-    """``0:42``, ``12:05``."""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class Ticker:
@@ -284,10 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_join(args.join, args.output, sys.stdout, sys.stderr)
     load_dotenv()
     try:
-        settings = Settings.from_env()
+        reader = EnvReader()
+        settings = Settings.from_env(reader=reader)
+        max_variants = reader.whole("RAY_MAX_VARIANTS", DEFAULT_MAX_VARIANTS, minimum=1)
+        reader.check()
         if not settings.api_key:
             raise MissingAPIKeyError()
-        max_variants = env_whole(dict(os.environ), "RAY_MAX_VARIANTS", DEFAULT_MAX_VARIANTS, minimum=1)
     except InvalidRequestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -457,24 +440,20 @@ def frame_from(client: RayClient, field: str, source: str | None, say: Callable[
     return Frame(field, image=keyframe, source=source)
 
 
-def build_requests(args: argparse.Namespace, prompts: list[tuple[str, str]], ratios: list[str]) -> list[VideoRequest]:
+def build_requests(args: argparse.Namespace, plan: Variants, where: dict[str, str]) -> list[VideoRequest]:
+    """The run's clips; a bad prompt from a file is named by its line (``where``: prompt → its place)."""
     requests = []
-    for (prompt, where), ratio in itertools.product(prompts, ratios):
+    for prompt, ratio, loop in plan.combinations():
         try:
             requests.append(
-                VideoRequest(
-                    prompt=prompt,
-                    aspect_ratio=ratio,
-                    duration=args.duration or DEFAULT_DURATION,
-                    loop=args.loop,
-                    start_image_url=args.start_image_url,
-                    end_image_url=args.end_image_url,
-                )
-            )
+                VideoRequest(prompt, ratio, args.duration or DEFAULT_DURATION, loop, args.start_image_url,
+                             args.end_image_url)
+            )  # fmt: skip
         except InvalidRequestError as error:
             if not args.prompts_file:
                 raise
-            raise InvalidRequestError([f"{where}: {problem}" for problem in error.problems]) from None
+            place = where.get(prompt, args.prompts_file)
+            raise InvalidRequestError([f"{place}: {problem}" for problem in error.problems]) from None
     return requests
 
 
@@ -506,14 +485,12 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, 
     with RayClient(settings) as client:
         try:
             prompts = read_prompts(args)
-            asked = len(prompts) * max(1, len(set(args.aspect_ratio or ())))
-            if asked > max_variants:
-                raise TooManyVariantsError(
-                    [f"{asked} variants asked for; the limit is {max_variants} (RAY_MAX_VARIANTS)"]
-                )
+            if args.aspect_ratio:  # the count is known before --extend's frame is decoded
+                plan_variants([p for p, _ in prompts], args.aspect_ratio, (args.loop,)).check(max_variants)
             extended = extend_frame(args, say)
-            ratios = aspect_ratios(args, extended, say)
-            requests = build_requests(args, prompts, ratios)
+            plan = plan_variants([p for p, _ in prompts], aspect_ratios(args, extended, say), (args.loop,))
+            plan.check(max_variants)
+            requests = build_requests(args, plan, dict(reversed(prompts)))
             for request in requests:
                 client.check_request(request)
             frames = [

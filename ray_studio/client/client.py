@@ -61,7 +61,6 @@ from ray_studio.client.errors import (
 from ray_studio.client.request import (
     VideoRequest,
     _url_problem,
-    format_usd,
     private_host_problem,
 )
 from ray_studio.client.settings import (
@@ -86,6 +85,7 @@ from ray_studio.client.transport import (
     server_message,
     stream_to,
 )
+from ray_studio.client.wording import format_usd
 
 if TYPE_CHECKING:
     from ray_studio.client.media import Keyframe

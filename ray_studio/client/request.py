@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import idna
+
 from ray_studio.client.errors import InvalidRequestError
+from ray_studio.client.wording import describe_shape
 
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9")
 DURATIONS = (5, 9)
@@ -25,19 +28,21 @@ MAX_URL_CHARS = 2048
 # Segmind's listed price for this model: US dollars per second of video ($0.375 for 5 s, $0.675 for 9 s).
 PRICE_PER_SECOND = 0.075
 UNSAFE_HOST_NAMES = ("localhost", "metadata", "metadata.google.internal", "instance-data")
-UNSAFE_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+# Names that only mean something inside a machine, a LAN or a cluster (Kubernetes: .svc, .cluster.local).
+UNSAFE_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa", ".svc", ".lan", ".intranet")
 # Services whose names resolve to whatever address they spell, or to 127.0.0.1.
 WILDCARD_DNS = ("nip.io", "sslip.io", "xip.io", "localtest.me", "lvh.me", "vcap.me", "lacolhost.com", "traefik.me")
 
 
-def _coerce_duration(value: Any) -> int | None:
+def coerce_duration(value: Any) -> int | None:
+    """5 or 9 as a number (9, 9.0) or its plain text ("9"); anything else (True, "009", "9s") is None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
+    if isinstance(value, str) and value.strip() in {str(d) for d in DURATIONS}:
         return int(value.strip())
     return None
 
@@ -50,7 +55,7 @@ def _coerce_loop(value: Any) -> bool | None:
     return None
 
 
-def _prompt_problem(prompt: str) -> str | None:
+def prompt_problem(prompt: str) -> str | None:
     if not prompt:
         return "prompt is empty; describe the video you want"
     if len(prompt) > MAX_PROMPT_CHARS:
@@ -99,11 +104,13 @@ def _host_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one carries: mapped, 6to4, Teredo's server, or NAT64 (64:ff9b::/96)."""
+    """The IPv4 address an IPv6 one carries: mapped, IPv4-compatible (::a.b.c.d), 6to4, Teredo's
+    server, or NAT64 (64:ff9b::/96)."""
     teredo = ip.teredo
     if ip.ipv4_mapped or ip.sixtofour or teredo:
         return ip.ipv4_mapped or ip.sixtofour or (teredo[0] if teredo else None)
-    if ip in ipaddress.ip_network("64:ff9b::/96") or ip in ipaddress.ip_network("64:ff9b:1::/48"):
+    in_nat64 = ip in ipaddress.ip_network("64:ff9b::/96") or ip in ipaddress.ip_network("64:ff9b:1::/48")
+    if in_nat64 or ip in ipaddress.ip_network("::/96"):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -114,14 +121,42 @@ def _unsafe_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
+def host_spellings(url: str) -> list[str] | None:
+    """The host of ``url`` as the HTTP stacks that may fetch it will read it: as written, lowercased;
+    mapped by IDNA's UTS #46 rules (what requests and browsers do to a non-ASCII name: fullwidth or
+    circled digits become ASCII digits, ideographic full stops become dots); and NFKC-folded. None
+    when the host cannot be a host name at all (percent-escapes, or a name IDNA refuses)."""
+    host = urlsplit(url).hostname or ""
+    if "%" in host:
+        return None
+    spellings = [host]
+    if not host.isascii():
+        try:
+            mapped = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            return None
+        spellings = [mapped, unicodedata.normalize("NFKC", host).casefold(), host]
+    return list(dict.fromkeys(h.rstrip(".").lower() for h in spellings))
+
+
 def private_host_problem(name: str, url: str) -> str | None:
     """Why ``url`` points at this machine or a private network, or None. Segmind fetches keyframe
     URLs itself: a hosted page must not be a way to make it (or anyone) fetch such addresses.
 
-    Checked as written, without a DNS lookup: literal addresses in every form resolvers accept (and
-    IPv4 inside IPv6), local names, names that spell a private address (``10.0.0.1.nip.io``) and the
-    wildcard-DNS services that exist to point names at any address."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    Checked as written, without a DNS lookup, in every spelling an HTTP stack may read (``host_spellings``):
+    literal addresses in every form resolvers accept (and IPv4 inside IPv6), local and cluster names,
+    names that spell a private address (``10.0.0.1.nip.io``) and the wildcard-DNS services that exist
+    to point names at any address."""
+    spellings = host_spellings(url)
+    if spellings is None:
+        return f"{name} has a host name that cannot be used ({urlsplit(url).netloc[:60]!r}); use a public image URL"
+    for host in spellings:
+        if problem := _host_problem(name, host):
+            return problem
+    return None
+
+
+def _host_problem(name: str, host: str) -> str | None:
     ip = _host_ip(host)
     if ip is not None:
         if _unsafe_ip(ip):
@@ -161,7 +196,7 @@ class VideoRequest:
             problems.append("prompt must be text")
         else:
             prompt = self.prompt.strip()
-            if problem := _prompt_problem(prompt):
+            if problem := prompt_problem(prompt):
                 problems.append(problem)
             normalised["prompt"] = prompt
 
@@ -170,7 +205,7 @@ class VideoRequest:
             problems.append(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)} (got {str(ratio)[:20]!r})")
         normalised["aspect_ratio"] = ratio
 
-        duration = _coerce_duration(self.duration)
+        duration = coerce_duration(self.duration)
         if duration not in DURATIONS:
             problems.append(f"duration must be 5 or 9 seconds (got {str(self.duration)[:20]!r})")
         normalised["duration"] = duration
@@ -209,19 +244,15 @@ class VideoRequest:
 
     def price(self, per_second: float = PRICE_PER_SECOND) -> float:
         """What Segmind charges for this clip, in US dollars."""
-        return round(self.duration * per_second, 6)
+        return clip_price(self.duration, per_second)
 
     def describe(self) -> str:
         """A short human summary, e.g. ``16:9 · 5 s · loop · start+end keyframes``."""
-        parts = [self.aspect_ratio, f"{self.duration} s"]
-        if self.loop:
-            parts.append("loop")
-        frames = [n for n, v in (("start", self.start_image_url), ("end", self.end_image_url)) if v]
-        if frames:
-            parts.append("+".join(frames) + " keyframe" + ("s" if len(frames) > 1 else ""))
-        return " · ".join(parts)
+        return describe_shape(
+            self.aspect_ratio, self.duration, self.loop, bool(self.start_image_url), bool(self.end_image_url)
+        )
 
 
-def format_usd(amount: float) -> str:
-    """``$0.375`` (three decimals below a dollar, where this model's prices live), ``$12.50`` above."""
-    return f"${amount:.3f}" if amount < 1 else f"${amount:,.2f}"
+def clip_price(duration: int, per_second: float = PRICE_PER_SECOND, clips: int = 1) -> float:
+    """What ``clips`` clips of ``duration`` seconds cost at ``per_second`` US dollars: the one price rule."""
+    return round(clips * duration * per_second, 6)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from ray_studio.client.errors import DEFAULT_MODEL, InvalidRequestError
@@ -16,45 +18,84 @@ API_MODES = ("async", "sync")
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,512}")  # printable ASCII, no spaces: every Segmind key
 MIN_FREE_BYTES = 64 << 20  # room a clip needs before anything is paid for
 
+T = TypeVar("T")
 
-def env_number(env: dict[str, str], name: str, default: float) -> float:
-    """A finite, non-negative number setting; InvalidRequestError naming the variable otherwise."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+
+def parse_bool(raw: str) -> bool:
+    """A yes/no text (1/0, true/false, yes/no, on/off, any case); ValueError otherwise. The one boolean parser."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _parse_number(raw: str) -> float:
     if not re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", raw):
-        raise InvalidRequestError([f"{name} must be a number of 0 or more, like 30 or 2.5 (got {raw[:40]!r})"])
+        raise ValueError(raw)
     return float(raw)
 
 
-def env_whole(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
-    """A whole-number setting of at least ``minimum``; InvalidRequestError naming the variable otherwise."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not re.fullmatch(r"[0-9]{1,12}", raw) or int(raw) < minimum:
-        raise InvalidRequestError([f"{name} must be a whole number of at least {minimum} (got {raw[:40]!r})"])
+def _parse_whole(raw: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,12}", raw):
+        raise ValueError(raw)
     return int(raw)
 
 
-def env_bool(env: dict[str, str], name: str, default: bool) -> bool:
-    """A yes/no setting (1/0, true/false, yes/no, on/off); InvalidRequestError otherwise."""
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise InvalidRequestError([f"{name} must be true or false (got {raw[:40]!r})"])
-
-
-def _env_url(env: dict[str, str], name: str, default: str) -> str:
-    raw = env.get(name, "").strip() or default
+def _parse_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequestError([f"{name} must be an http(s) URL (got {raw[:60]!r})"])
+        raise ValueError(raw)
     return raw.rstrip("/")
+
+
+class EnvReader:
+    """Reads settings from an environment and keeps every problem, so that all are named at once:
+    each reader method returns the default for a bad value and notes why; ``check()`` raises them.
+
+    The one settings parser: the client's, the page's and the spending rules' settings all read
+    through it, and app.py shares one reader between them."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env: Mapping[str, str] = dict(os.environ if env is None else env)
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str:
+        return self.env.get(name, "").strip()
+
+    def value(self, name: str, parse: Callable[[str], T], expected: str, default: T, shown: str | None = None) -> T:
+        """``parse`` applied to the variable (ValueError: a problem naming ``expected``), or ``default`` when unset."""
+        raw = self.raw(name)
+        if not raw:
+            return default
+        try:
+            return parse(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be {expected} (got {(shown or raw)[:60]!r})")
+            return default
+
+    def number(self, name: str, default: float) -> float:
+        return self.value(name, _parse_number, "a number of 0 or more, like 30 or 2.5", default)
+
+    def whole(self, name: str, default: int, minimum: int = 0) -> int:
+        def at_least(raw: str) -> int:
+            if (number := _parse_whole(raw)) < minimum:
+                raise ValueError(raw)
+            return number
+
+        return self.value(name, at_least, f"a whole number of at least {minimum}", default)
+
+    def flag(self, name: str, default: bool) -> bool:
+        return self.value(name, parse_bool, "true or false", default)
+
+    def url(self, name: str, default: str) -> str:
+        return self.value(name, _parse_url, "an http(s) URL", default)
+
+    def check(self, error: type[InvalidRequestError] = InvalidRequestError) -> None:
+        """Raise ``error`` naming every problem noted so far (nothing when there is none)."""
+        if self.problems:
+            raise error(list(self.problems))
 
 
 @dataclass(frozen=True)
@@ -78,35 +119,33 @@ class Settings:
     min_free_bytes: int = MIN_FREE_BYTES
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        api_key = env.get("SEGMIND_API_KEY", "").strip() or None
+    def from_env(cls, env: Mapping[str, str] | None = None, reader: EnvReader | None = None) -> Settings:
+        """The settings from the environment; every bad value is named at once (InvalidRequestError).
+        With a shared ``reader``, problems are left in it for its owner to raise with the others'."""
+        read = reader or EnvReader(env)
+        api_key = read.raw("SEGMIND_API_KEY") or None
         if api_key is not None and not KEY_PATTERN.fullmatch(api_key):
-            raise InvalidRequestError(
-                ["SEGMIND_API_KEY holds characters a Segmind key never has (spaces or non-ASCII)"]
-            )
-        model = env.get("SEGMIND_MODEL", "").strip() or DEFAULT_MODEL
-        if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", model):
-            raise InvalidRequestError([f"SEGMIND_MODEL must be a model slug like {DEFAULT_MODEL} (got {model[:40]!r})"])
-        mode = env.get("SEGMIND_API_MODE", "").strip().lower() or "async"
-        if mode not in API_MODES:
-            raise InvalidRequestError([f"SEGMIND_API_MODE must be async or sync (got {mode[:20]!r})"])
-        return cls(
+            read.problems.append("SEGMIND_API_KEY holds characters a Segmind key never has (spaces or non-ASCII)")
+            api_key = None
+        settings = cls(
             api_key=api_key,
-            base_url=_env_url(env, "SEGMIND_BASE_URL", DEFAULT_BASE_URL),
-            model=model,
-            api_mode=mode,
-            upload_url=_env_url(env, "SEGMIND_UPLOAD_URL", DEFAULT_UPLOAD_URL),
-            connect_timeout=env_number(env, "SEGMIND_CONNECT_TIMEOUT", 10.0),
-            read_timeout=env_number(env, "SEGMIND_READ_TIMEOUT", 300.0),
-            max_retries=env_whole(env, "SEGMIND_MAX_RETRIES", 2),
-            max_retry_wait=env_number(env, "SEGMIND_MAX_RETRY_WAIT", 30.0),
-            retry_gateway_errors=env_bool(env, "SEGMIND_RETRY_GATEWAY_ERRORS", False),
-            poll_interval=env_number(env, "SEGMIND_POLL_INTERVAL", 1.0),
-            job_timeout=env_number(env, "SEGMIND_JOB_TIMEOUT", 600.0),
-            max_video_bytes=env_whole(env, "SEGMIND_MAX_VIDEO_BYTES", 500_000_000, minimum=1),
-            price_per_second=env_number(env, "RAY_PRICE_PER_SECOND", PRICE_PER_SECOND),
+            base_url=read.url("SEGMIND_BASE_URL", DEFAULT_BASE_URL),
+            model=read.value("SEGMIND_MODEL", _parse_model, f"a model slug like {DEFAULT_MODEL}", DEFAULT_MODEL),
+            api_mode=read.value("SEGMIND_API_MODE", _parse_mode, "async or sync", "async"),
+            upload_url=read.url("SEGMIND_UPLOAD_URL", DEFAULT_UPLOAD_URL),
+            connect_timeout=read.number("SEGMIND_CONNECT_TIMEOUT", 10.0),
+            read_timeout=read.number("SEGMIND_READ_TIMEOUT", 300.0),
+            max_retries=read.whole("SEGMIND_MAX_RETRIES", 2),
+            max_retry_wait=read.number("SEGMIND_MAX_RETRY_WAIT", 30.0),
+            retry_gateway_errors=read.flag("SEGMIND_RETRY_GATEWAY_ERRORS", False),
+            poll_interval=read.number("SEGMIND_POLL_INTERVAL", 1.0),
+            job_timeout=read.number("SEGMIND_JOB_TIMEOUT", 600.0),
+            max_video_bytes=read.whole("SEGMIND_MAX_VIDEO_BYTES", 500_000_000, minimum=1),
+            price_per_second=read.number("RAY_PRICE_PER_SECOND", PRICE_PER_SECOND),
         )
+        if reader is None:
+            read.check()
+        return settings
 
     @property
     def endpoint(self) -> str:
@@ -129,6 +168,18 @@ class Settings:
     def trusted_origins(self) -> frozenset[str]:
         """Where the key may go: the API and the storage upload, as configured."""
         return frozenset(origin(u) for u in (self.base_url, self.upload_url))
+
+
+def _parse_model(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _parse_mode(raw: str) -> str:
+    if raw.lower() not in API_MODES:
+        raise ValueError(raw)
+    return raw.lower()
 
 
 def origin(url: str) -> str:

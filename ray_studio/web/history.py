@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
+from ray_studio.client.wording import describe_shape, format_usd
 from ray_studio.web.board import Tracked
 
 HISTORY_LENGTH = 50  # entries kept; older ones drop off
@@ -166,14 +167,17 @@ def form_values(entry: dict[str, Any]) -> tuple:
 
 def entry_line(entry: dict[str, Any]) -> str:
     """``16:9 · 5 s · loop · start keyframe · took 48 s · $0.375`` for a history card."""
-    parts = [entry.get("aspect_ratio", "?"), f"{entry.get('duration', '?')} s"]
-    if entry.get("loop"):
-        parts.append("loop")
-    frames = [n for n in ("start", "end") if entry.get(f"{n}_image_url")]
-    if frames:
-        parts.append("+".join(frames) + " keyframe" + ("s" if len(frames) > 1 else ""))
+    parts = [
+        describe_shape(
+            entry.get("aspect_ratio", "?"),
+            entry.get("duration", "?"),
+            bool(entry.get("loop")),
+            bool(entry.get("start_image_url")),
+            bool(entry.get("end_image_url")),
+        )
+    ]
     if isinstance(entry.get("took"), (int, float)):
         parts.append(f"took {entry['took']:.0f} s")
     if isinstance(entry.get("cost"), (int, float)):
-        parts.append(f"${entry['cost']:.3f}")
-    return " · ".join(str(p) for p in parts)
+        parts.append(format_usd(entry["cost"]))
+    return " · ".join(parts)

@@ -16,8 +16,10 @@ from typing import Any
 
 import gradio as gr
 
-from ray_studio.client.errors import RayError
+from ray_studio.client.errors import InvalidRequestError, RayError
 from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
+from ray_studio.client.variants import plan_variants
+from ray_studio.client.wording import format_usd
 from ray_studio.web.board import Tracked
 from ray_studio.web.history import form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
@@ -187,7 +189,7 @@ class Page:
         if not made and failed:
             raise self.error(failed[0], api_key)
         cost = sum(r.cost or 0 for r in results if not isinstance(r, BaseException))
-        line = f"{len(made)} of {len(requests)} clips made · ${cost:.3f}"
+        line = f"{len(made)} of {len(requests)} clips made · {format_usd(cost)}"
         return made, line + (f" · {len(failed)} failed: {failed[0].title}" if failed else "")
 
     async def _outcome(self, tracked: Tracked):
@@ -417,11 +419,12 @@ class Page:
         return self.studio.price_line(duration)
 
     def variants_price(self, prompts: str, aspect_ratios: list[str], loop_both: bool, duration: Any) -> str:
-        lines = len([p for p in str(prompts or "").splitlines() if p.strip()])
-        count = lines * len(aspect_ratios or []) * (2 if loop_both else 1)
-        cap = self.studio.settings.max_variants
-        if count == 0:
+        """The count and cost of the run the Variants tab would make, from the same expansion as the run."""
+        try:
+            plan = plan_variants(prompts, aspect_ratios or [], (False, True) if loop_both else (False,))
+        except InvalidRequestError:
             return "Write one wording per line and choose at least one shape."
-        if count > cap:
-            return f"⚠️ {count} variants: the limit is {cap}. Use fewer wordings or shapes."
-        return self.studio.price_line(duration, count)
+        cap = self.studio.settings.max_variants
+        if plan.count > cap:
+            return f"⚠️ {plan.describe_count()}: the limit is {cap}. Use fewer wordings or shapes."
+        return self.studio.price_line(duration, plan.count)

@@ -1,7 +1,7 @@
 """Who a visitor is, and whether they may spend the page owner's Segmind money now.
 
-A hosted page makes clips on its owner's key, and every clip costs real money ($0.075 a second of
-video). ``SpendGate.admit`` is asked BEFORE anything is sent to Segmind; it either returns an
+A hosted page makes clips on its owner's key, and every clip costs real money (RAY_PRICE_PER_SECOND
+for each second of video). ``SpendGate.admit`` is asked BEFORE anything is sent to Segmind; it either returns an
 ``Admission`` (hold it while the request runs, ``release()`` it when the request has really ended,
 ``refund()`` it if Segmind failed before billing) or raises a ``SpendRefusedError`` whose message is
 written for the visitor. This module does no HTTP and never imports gradio: the page passes plain
@@ -63,11 +63,12 @@ import limits
 from limits import RateLimitItem
 
 from ray_studio.client.errors import API_KEYS_PAGE, InvalidRequestError, RayError
+from ray_studio.client.settings import parse_bool
+from ray_studio.client.wording import format_usd
 from ray_studio.web.ledger import Attempt, Ledger, Refusal, Window, open_ledger
 
 log = logging.getLogger("ray_studio.visitors")
 
-PRICE_PER_SECOND_MICROS = 75_000  # $0.075 per second of video, Ray Flash 2 (720p) on Segmind
 MICROS_PER_DOLLAR = 1_000_000
 IN_FLIGHT_TTL = 30 * 60  # seconds a slot survives a holder that never released it
 DEFAULT_VISITOR_LIMITS = "4 per 10 minutes; 12 per day"
@@ -213,7 +214,7 @@ class SpendPolicy:
                 "RAY_VISITOR_IN_FLIGHT", _parse_in_flight, IN_FLIGHT_EXPECTED, cls.in_flight_per_visitor
             ),
             storage_uri=read("RAY_LIMITS_STORAGE", _parse_storage_uri, STORAGE_EXPECTED, cls.storage_uri),
-            own_key_only=read("RAY_OWN_KEY_ONLY", _parse_bool, "true or false", cls.own_key_only),
+            own_key_only=read("RAY_OWN_KEY_ONLY", parse_bool, "true or false", cls.own_key_only),
             proxy_hops=read("RAY_PROXY_HOPS", _parse_hops, HOPS_EXPECTED, 1 if on_a_space else 0),
         )
         if problems:
@@ -271,15 +272,6 @@ def _parse_hops(raw: str) -> int:
     return int(raw)
 
 
-def _parse_bool(raw: str) -> bool:
-    value = raw.lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
-
-
 def _parse_storage_uri(raw: str) -> str:
     if urllib.parse.urlsplit(raw).scheme not in STORAGE_SCHEMES or "://" not in raw:
         raise ValueError(raw)
@@ -326,17 +318,12 @@ def _check_policy(policy: SpendPolicy) -> list[RateLimitItem]:
 # --------------------------------------------------------------------------- money and time for people
 
 
-def clip_cost(duration_seconds: int, clips: int = 1) -> float:
-    """What ``clips`` clips of ``duration_seconds`` cost on Segmind, in US dollars (5 s: $0.375)."""
-    return PRICE_PER_SECOND_MICROS * duration_seconds * clips / MICROS_PER_DOLLAR
-
-
 def to_micros(dollars: float) -> int:
     return round(dollars * MICROS_PER_DOLLAR)
 
 
 def dollars(micros: int) -> str:
-    return f"${micros / MICROS_PER_DOLLAR:,.2f}"
+    return format_usd(micros / MICROS_PER_DOLLAR)
 
 
 def next_utc_midnight(now: float) -> datetime:

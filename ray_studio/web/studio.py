@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import os
-import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +27,11 @@ from ray_studio.client import media
 from ray_studio.client.client import RayClient, VideoResult
 from ray_studio.client.clip_files import clip_name, keep
 from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError, redact
-from ray_studio.client.request import VideoRequest, format_usd
-from ray_studio.client.settings import env_bool, env_whole
+from ray_studio.client.request import DEFAULT_DURATION, DURATIONS, VideoRequest, clip_price, coerce_duration
+from ray_studio.client.variants import plan_variants
+from ray_studio.client.wording import clock, format_usd
 from ray_studio.web.board import JobBoard, Release, Tracked
+from ray_studio.web.config import AppSettings
 from ray_studio.web.history import (
     ENTRY_FILE,
     ENTRY_ID,
@@ -54,22 +54,7 @@ UPLOADS_ON_OWNER_KEY = "20 per 10 minutes"  # keyframe uploads one visitor may m
 LOST_WHILE_SENDING = "The server restarted while this clip was being sent, so it cannot be fetched: Re-run to make it."
 FOLDER_CHECK_EVERY = 5.0  # seconds a proof that the clip folder takes a clip stays good
 MAX_CHAIN_BYTES = 600_000_000  # a joined chain: twelve long clips, with room
-MAX_UPLOAD_BYTES = media.MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
 IMAGE_WORK_AT_ONCE = 2  # a 52 MP PNG takes up to 0.5 GB to check; two at a time on a small machine
-
-
-def parse_auth(raw: str) -> tuple[tuple[str, str], ...]:
-    """RAY_AUTH: ``user:password`` pairs separated by commas; never echoes a password."""
-    pairs = []
-    for item in (part.strip() for part in re.split(r"[,;]", raw or "")):
-        if not item:
-            continue
-        user, sep, password = item.partition(":")
-        if not sep or not user.strip() or not password:
-            named = f"the entry for {user.strip()[:20]!r}" if sep else "an entry"
-            raise InvalidRequestError([f"RAY_AUTH must be user:password pairs separated by commas ({named} is not)"])
-        pairs.append((user.strip(), password))
-    return tuple(pairs)
 
 
 class RedactKeys(logging.Filter):
@@ -100,47 +85,6 @@ class RedactKeys(logging.Filter):
                 handler.removeFilter(old)
             handler.addFilter(keep)
         return keep
-
-
-@dataclasses.dataclass(frozen=True)
-class AppSettings:
-    """App settings; names and defaults are in .env.example."""
-
-    concurrency: int = 32
-    queue_size: int = 100
-    clip_max_age: int = 86_400
-    cleanup_every: int = 3_600
-    mcp: bool = False
-    max_variants: int = 4
-    save_dir: Path | None = None
-    auth: tuple[tuple[str, str], ...] = ()
-    hf_login: bool = False
-    # The browser history is encrypted with this in localStorage. It reaches every browser in the
-    # page's config, so it is no secret from visitors; a fixed value keeps histories readable across
-    # restarts (Gradio's default is new at each start).
-    browser_secret: str = "ray-studio-history-v1"
-    max_upload_bytes: int = MAX_UPLOAD_BYTES
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AppSettings:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            auth=parse_auth(env.get("RAY_AUTH", "")),
-            hf_login=env_bool(env, "RAY_HF_LOGIN", cls.hf_login),
-            save_dir=Path(env["RAY_SAVE_DIR"].strip()).expanduser() if env.get("RAY_SAVE_DIR", "").strip() else None,
-            browser_secret=env.get("RAY_BROWSER_SECRET", "").strip() or cls.browser_secret,
-            concurrency=env_whole(env, "RAY_CONCURRENCY", cls.concurrency, minimum=1),
-            queue_size=env_whole(env, "RAY_QUEUE_SIZE", cls.queue_size, minimum=1),
-            clip_max_age=env_whole(env, "RAY_CLIP_MAX_AGE", cls.clip_max_age, minimum=1),
-            cleanup_every=env_whole(env, "RAY_CLEANUP_EVERY", cls.cleanup_every, minimum=1),
-            mcp=env_bool(env, "RAY_MCP", cls.mcp),
-            max_variants=env_whole(env, "RAY_MAX_VARIANTS", cls.max_variants, minimum=1),
-        )
-
-
-class TooManyVariantsError(InvalidRequestError):
-    title = "Too many variants"
-    action = "Use fewer wordings or shapes; nothing was sent and nothing was charged."
 
 
 class ClipGoneError(InvalidRequestError):
@@ -212,11 +156,10 @@ class Studio:
         return bool(self.client.settings.api_key) and not self.policy.own_key_only
 
     def price(self, duration: Any, clips: int = 1) -> float:
-        try:
-            seconds = int(duration)
-        except (TypeError, ValueError):
-            seconds = 5
-        return round(clips * seconds * self.client.settings.price_per_second, 6)
+        """What ``clips`` clips of ``duration`` cost at the configured price (the form's value before it is checked)."""
+        seconds = coerce_duration(duration)
+        seconds = seconds if seconds in DURATIONS else DEFAULT_DURATION
+        return clip_price(seconds, self.client.settings.price_per_second, clips)
 
     def price_line(self, duration: Any, clips: int = 1) -> str:
         """What the form will cost before anything is pressed."""
@@ -390,22 +333,9 @@ class Studio:
     ) -> list[VideoRequest]:
         """Every wording × shape × loop value (``loops``: one, or on and off): checked and capped before
         anything is sent."""
-        lines = list(dict.fromkeys(line.strip() for line in str(prompts or "").splitlines() if line.strip()))
-        ratios = list(aspect_ratios) if isinstance(aspect_ratios, (list, tuple)) else [aspect_ratios]
-        ratios = [r for r in ratios if r not in (None, "")]
-        loop_values = list(loops) or [False]
-        if not lines:
-            raise InvalidRequestError(["give at least one prompt (one per line)"])
-        if not ratios:
-            raise InvalidRequestError(["choose at least one aspect ratio"])
-        count = len(lines) * len(ratios) * len(loop_values)
-        if count > self.settings.max_variants:
-            raise TooManyVariantsError(
-                [f"{count} variants asked for ({len(lines)} wordings × {len(ratios)} shapes"
-                 + (" × loop on and off" if len(loop_values) > 1 else "")
-                 + f"); the limit is {self.settings.max_variants}"]
-            )  # fmt: skip
-        return [VideoRequest(p, r, duration, loop, start, end) for p in lines for r in ratios for loop in loop_values]
+        plan = plan_variants(prompts, aspect_ratios, tuple(loops))
+        plan.check(self.settings.max_variants)
+        return plan.requests(duration, start, end)
 
     def limits_line(self) -> str:
         """What a visitor may make on the page's key (and today's budget left), for the page."""
@@ -519,12 +449,6 @@ def status_line(tracked: Tracked, board: JobBoard) -> str:
     return ""
 
 
-def clock(seconds: float) -> str:
-    """``0:42``, ``12:05``."""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def captions(requests: list[VideoRequest]) -> list[str]:
     """Each variant named by what differs from the others (``16:9 · loop``, or its wording)."""
     differs = {
@@ -553,12 +477,3 @@ def _uploaded_file(path: Any, uploads: Path) -> Path:
     if not resolved.is_relative_to(uploads.resolve()) or not resolved.is_file():
         raise InvalidRequestError(["that image is not one uploaded to this page; pick or drop it again"])
     return resolved
-
-
-__all__ = [
-    "AppSettings",
-    "InvalidRequestError",
-    "Studio",
-    "TooManyRunningError",
-    "entry_for",
-]

@@ -1,0 +1,95 @@
+"""The page's settings, and reading every setting of the app at once.
+
+``read_settings`` reads the client's, the page's and the spending rules' settings through one
+``EnvReader``, so a start with several bad values names them all in one error (exit 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from ray_studio.client.media import MAX_IMAGE_BYTES
+from ray_studio.client.settings import EnvReader, Settings
+from ray_studio.client.variants import DEFAULT_MAX_VARIANTS
+from ray_studio.web.spending import SettingError, SpendPolicy
+
+MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
+AUTH_EXPECTED = "user:password pairs separated by commas"
+# A price below this (US dollars per second) would let the day budget pass far more clips than it means to.
+MIN_PRICE_PER_SECOND = 0.01
+
+
+def parse_auth(raw: str) -> tuple[tuple[str, str], ...]:
+    """RAY_AUTH: ``user:password`` pairs separated by commas; ValueError otherwise (never echoing a password)."""
+    pairs = []
+    for item in (part.strip() for part in re.split(r"[,;]", raw or "")):
+        if not item:
+            continue
+        user, sep, password = item.partition(":")
+        if not sep or not user.strip() or not password:
+            raise ValueError("RAY_AUTH")
+        pairs.append((user.strip(), password))
+    return tuple(pairs)
+
+
+@dataclasses.dataclass(frozen=True)
+class AppSettings:
+    """App settings; names and defaults are in .env.example."""
+
+    concurrency: int = 32
+    queue_size: int = 100
+    clip_max_age: int = 86_400
+    cleanup_every: int = 3_600
+    mcp: bool = False
+    max_variants: int = DEFAULT_MAX_VARIANTS
+    save_dir: Path | None = None
+    auth: tuple[tuple[str, str], ...] = ()
+    hf_login: bool = False
+    # The browser history is encrypted with this in localStorage. It reaches every browser in the
+    # page's config, so it is no secret from visitors; a fixed value keeps histories readable across
+    # restarts (Gradio's default is new at each start).
+    browser_secret: str = "ray-studio-history-v1"
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, reader: EnvReader | None = None) -> AppSettings:
+        """The page's settings; every bad value named at once (left in a shared ``reader`` for its owner)."""
+        read = reader or EnvReader(env)
+        save_dir = read.raw("RAY_SAVE_DIR")
+        settings = cls(
+            auth=read.value("RAY_AUTH", parse_auth, AUTH_EXPECTED, (), shown="…"),
+            hf_login=read.flag("RAY_HF_LOGIN", cls.hf_login),
+            save_dir=Path(save_dir).expanduser() if save_dir else None,
+            browser_secret=read.raw("RAY_BROWSER_SECRET") or cls.browser_secret,
+            concurrency=read.whole("RAY_CONCURRENCY", cls.concurrency, minimum=1),
+            queue_size=read.whole("RAY_QUEUE_SIZE", cls.queue_size, minimum=1),
+            clip_max_age=read.whole("RAY_CLIP_MAX_AGE", cls.clip_max_age, minimum=1),
+            cleanup_every=read.whole("RAY_CLEANUP_EVERY", cls.cleanup_every, minimum=1),
+            mcp=read.flag("RAY_MCP", cls.mcp),
+            max_variants=read.whole("RAY_MAX_VARIANTS", cls.max_variants, minimum=1),
+        )
+        if reader is None:
+            read.check()
+        return settings
+
+
+def read_settings(env: Mapping[str, str] | None = None) -> tuple[Settings, AppSettings, SpendPolicy]:
+    """The client's, the page's and the spending settings; a SettingError naming every bad value at once."""
+    reader = EnvReader(env)
+    client = Settings.from_env(reader=reader)
+    app = AppSettings.from_env(reader=reader)
+    try:
+        policy = SpendPolicy.from_env(reader.env)
+    except SettingError as error:
+        reader.problems.extend(error.problems)
+        policy = SpendPolicy()
+    if policy.daily_budget is not None and client.price_per_second < MIN_PRICE_PER_SECOND:
+        reader.problems.append(
+            f"RAY_PRICE_PER_SECOND must be at least {MIN_PRICE_PER_SECOND} while RAY_DAILY_BUDGET is on "
+            f"(got {client.price_per_second:g}): a lower price would let the budget pass far more clips"
+        )
+    reader.check(SettingError)
+    return client, app, policy
