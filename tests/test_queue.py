@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from ray_studio.client.client import JobStatus, PollPlan, RayClient, Update, typical_seconds
+from ray_studio.client.client import RayClient
 from ray_studio.client.errors import (
     APIConnectionError,
     BadGatewayError,
@@ -22,6 +22,7 @@ from ray_studio.client.errors import (
     VideoTooLargeError,
     error_for_status,
 )
+from ray_studio.client.job import JobStatus, PollPlan, Update, typical_seconds
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
 from ray_studio.client.transport import AtomicVideoFile
@@ -258,9 +259,7 @@ def test_sync_mode_sends_the_single_v1_call(settings, standin, tmp_path):
 
 
 def test_the_v2_base_is_the_v1_base_with_its_last_v1_replaced():
-    assert (
-        Settings(base_url="https://api.segmind.com/v1").v2_endpoint == "https://api.segmind.com/v2/ray-flash-2-720p"
-    )
+    assert Settings(base_url="https://api.segmind.com/v1").v2_endpoint == "https://api.segmind.com/v2/ray-flash-2-720p"
     assert Settings(base_url="https://h.test/proxy/v1/").v2_base == "https://h.test/proxy/v2"
     assert Settings(base_url="https://h.test/api").v2_base == "https://h.test/api/v2"
 

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ray_studio.client.client import VideoResult
+from ray_studio.client.job import VideoResult
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.transport import atomic_write, partial_file
 

@@ -26,9 +26,10 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from ray_studio.client import media
-from ray_studio.client.client import RayClient, VideoResult
+from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import clip_name, keep
 from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError, redact
+from ray_studio.client.job import VideoResult
 from ray_studio.client.request import VideoRequest, format_usd
 from ray_studio.client.settings import env_bool, env_whole
 from ray_studio.web.board import JobBoard, Release, Tracked
