@@ -22,10 +22,10 @@ from ray_studio.client.errors import (
     VideoTooLargeError,
     error_for_status,
 )
+from ray_studio.client.files import AtomicVideoFile
 from ray_studio.client.job import JobStatus, PollPlan, Update, typical_seconds
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
-from ray_studio.client.transport import AtomicVideoFile
 from tests.segmind_standin import TEST_API_KEY, Reply
 
 

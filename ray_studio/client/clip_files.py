@@ -23,9 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ray_studio.client.files import atomic_write, partial_file
 from ray_studio.client.job import VideoResult
 from ray_studio.client.request import VideoRequest
-from ray_studio.client.transport import atomic_write, partial_file
 
 SLUG_WORDS = 6
 MAX_SLUG_CHARS = 40

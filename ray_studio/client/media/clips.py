@@ -4,7 +4,7 @@ and joining clips without re-encoding them (``join_clips``).
 Joining copies the video packets of each clip, offsetting their timestamps so they follow on; the
 clips must match in codec, shape, pixel format, frame rate and codec parameters. Only silent clips
 are joined (Ray's clips have no sound): a clip with a sound track is refused rather than its sound
-dropped. The result is written through ``transport.replacing``: renamed into place only when whole.
+dropped. The result is written through ``files.replacing``: renamed into place only when whole.
 FFmpeg opens a clip by its content from an absolute path, never by its name.
 """
 
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import av
 
+from ray_studio.client.files import is_mp4_head, replacing
 from ray_studio.client.media.errors import (
     ClipsDoNotMatchError,
     JoinOutputError,
@@ -40,7 +41,6 @@ from ray_studio.client.media.sniff import (
     what_else,
 )
 from ray_studio.client.media.values import ClipInfo, Keyframe, PathLike
-from ray_studio.client.transport import is_mp4_head, replacing
 
 if TYPE_CHECKING:
     from PIL import Image

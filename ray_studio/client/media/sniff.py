@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import stat
 
+from ray_studio.client.files import is_mp4_head
 from ray_studio.client.media.errors import UnreadableFileError
 from ray_studio.client.media.values import PathLike
-from ray_studio.client.transport import is_mp4_head
 
 _FORMAT_LABELS = {"WEBP": "WebP"}
 
