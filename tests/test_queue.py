@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from ray_studio.client.client import RayClient
+from ray_studio.client.client import JobIdHoldsKeyError, RayClient
 from ray_studio.client.errors import (
     APIConnectionError,
     BadGatewayError,
@@ -233,6 +233,30 @@ def test_a_cancel_while_waiting_stops_following_the_job_at_once(queue, standin, 
     polls_then = len(standin.polls)
     time.sleep(0.3)
     assert len(standin.polls) == polls_then and list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- a job id holding the key
+
+
+def key_pieces_in(text: str, key: str = TEST_API_KEY) -> list[str]:
+    folded = text.lower()
+    return [key[i : i + 8] for i in range(len(key) - 7) if key[i : i + 8].lower() in folded]
+
+
+@pytest.mark.parametrize(
+    "hostile_id",
+    [TEST_API_KEY, TEST_API_KEY.upper(), TEST_API_KEY.swapcase(), f"job-{TEST_API_KEY[-8:]}"],
+    ids=["the key", "upper case", "swapped case", "its last 8 characters"],
+)
+def test_a_job_id_holding_a_piece_of_the_key_is_refused_and_shown_nowhere(queue, standin, tmp_path, caplog, hostile_id):
+    caplog.set_level(logging.DEBUG)
+    standin.then(Reply(request_id=hostile_id))
+    with pytest.raises(JobIdHoldsKeyError) as err:
+        queue.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
+    texts = [str(err.value), repr(err.value), err.value.visitor_message(True), err.value.visitor_message(False)]
+    assert all("billed" in text for text in texts[:1] + texts[2:])
+    assert [key_pieces_in(text) for text in [*texts, caplog.text]] == [[]] * 5
+    assert standin.polls == [] and list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- fallback to v1

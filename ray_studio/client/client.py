@@ -38,6 +38,7 @@ from ray_studio.client.errors import (
     RateLimitError,
     RayError,
     error_for_status,
+    redact,
 )
 from ray_studio.client.files import check_output
 from ray_studio.client.job import (
@@ -88,6 +89,20 @@ def surely_not_billed(err: RayError) -> bool:
 
 class QueueUnavailableError(NotFoundError):
     """Segmind's queue (v2) answered 404 for this model; ``generate`` falls back to the v1 call."""
+
+
+class JobIdHoldsKeyError(InvalidResponseError):
+    """Segmind accepted a submission but answered with a job id that holds a piece of an API key: an
+    id is shown, logged and saved, so it is refused like any upstream text that would show a key."""
+
+    action = (
+        "The clip may have been made and billed, but it cannot be followed from here: check your Segmind "
+        "console before trying again, and report it."
+    )
+    visitor_action = "The clip may have been made and billed; check your history before trying again."
+
+    def __init__(self) -> None:
+        super().__init__("Segmind accepted the submission but answered with a job id that holds part of an API key")
 
 
 def fetch_again_advice(job: Job) -> Advice:
@@ -219,6 +234,8 @@ class RayClient:
         if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
             message = self._http.quoted(data, key)
             raise InvalidResponseError("Segmind accepted the submission but sent no job id", server_message=message)
+        if redact(job_id, self._http.secrets(key)) != job_id:
+            raise JobIdHoldsKeyError()
         job = self.job(job_id, request)
         # Segmind's own URLs when they stay where the key may go; built from the id otherwise.
         status_url, response_url = data.get("status_url"), data.get("response_url")
