@@ -1,6 +1,6 @@
-"""The HTTP under the client: a session that keeps no cookies and sends the key only to the configured
-origins, requests a cancel can cut short, resends only of what cannot have been billed, reading
-Segmind's answers, and files (clips, sidecars, joins) written whole or not at all."""
+"""The HTTP under the client: one session that keeps no cookies and sends the key only to the configured
+origins, requests a cancel can cut short, resends only of what cannot have been billed, failures told
+apart by whether they may have been billed (and advised on accordingly), and clips downloaded whole."""
 
 from __future__ import annotations
 
@@ -54,14 +54,7 @@ CHUNK_BYTES = 1 << 20
 DOWNLOAD_ATTEMPTS = 4  # a cut download of a finished job is fetched again, never generated again
 
 
-def iter_body(response: requests.Response, cancel: threading.Event | None) -> Iterator[bytes]:
-    for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
-        if cancel is not None and cancel.is_set():
-            raise CancelledError("stopped while the video was downloading")
-        yield chunk
-
-
-# --------------------------------------------------------------------------- transport
+# --------------------------------------------------------------------------- the session's parts
 
 
 class RefuseAllCookies(DefaultCookiePolicy):
@@ -171,6 +164,13 @@ def read_small(response: requests.Response, limit: int = 64 * 1024) -> bytes:
         return b""
 
 
+def iter_body(response: requests.Response, cancel: threading.Event | None) -> Iterator[bytes]:
+    for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
+        if cancel is not None and cancel.is_set():
+            raise CancelledError("stopped while the video was downloading")
+        yield chunk
+
+
 def stream_to(response: requests.Response, target: Path, settings: Any, cancel: threading.Event | None) -> int:
     """Stream a video answer to ``target`` whole (or not at all), as RayErrors on failure."""
     try:
@@ -203,7 +203,8 @@ class Advice:
     visitor_action: str
 
     def applied_to(self, err: AnyRayError) -> AnyRayError:
-        """``err`` again, of the same class, with its detail, status and Segmind's own words, and this advice."""
+        """``err`` again, of the same class, with its detail, status and Segmind's own words, and this
+        advice (for the classes built as RayError is: transport and answer failures)."""
         return type(err)(
             err.detail,
             status=err.status,
@@ -222,7 +223,7 @@ V1_CLIP_CUT_OFF = Advice(
 )
 
 
-# --------------------------------------------------------------------------- the session
+# --------------------------------------------------------------------------- Transport
 
 
 @dataclass(frozen=True)
