@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from ray_studio.client.client import Job, JobStatus, RayClient, Update, VideoResult
+from ray_studio.client.client import RayClient
 from ray_studio.client.errors import (
     APIConnectionError,
     APIStatusError,
@@ -50,6 +50,7 @@ from ray_studio.client.errors import (
     UploadTooLargeError,
     VideoTooLargeError,
 )
+from ray_studio.client.job import Job, JobStatus, Update, VideoResult
 from ray_studio.client.request import ASPECT_RATIOS, DURATIONS, VideoRequest
 from ray_studio.client.settings import Settings
 

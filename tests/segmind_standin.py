@@ -89,6 +89,7 @@ class Reply:
     failed: str | None = None  # end FAILED with this error text instead of COMPLETED
     output_form: str = "url"  # where COMPLETED puts the video URL: one of OUTPUT_FORMS
     output_cuts: int = 0  # the first N downloads of the job's video are cut halfway
+    request_id: str | None = None  # the job's id (default: a fresh UUID); a hostile upstream may put anything there
     # storage uploads
     upload_form: str = "file_urls"  # "urls": answer with the older {"urls": [...]} shape
     # hostile upstream
@@ -284,7 +285,7 @@ class SegmindStandIn:
 
     def _create_job(self, reply: Reply, body: Any) -> Job:
         job = Job(
-            request_id=str(uuid.uuid4()),
+            request_id=reply.request_id or str(uuid.uuid4()),
             body=body,
             submitted_at=time.monotonic(),
             queued=reply.queued,

@@ -31,6 +31,7 @@ from ray_studio.client.errors import (
 )
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
+from ray_studio.client.transport import Advice
 from tests.conftest import free_port
 from tests.segmind_standin import ERROR_MESSAGES, TEST_API_KEY, Reply
 
@@ -191,6 +192,18 @@ def test_an_unlisted_status_maps_to_the_nearest_kind():
     assert isinstance(error_for_status(418, None), BadRequestError)
     assert isinstance(error_for_status(507, None), InternalServerError)
     assert isinstance(error_for_status(402, None), InsufficientCreditsError)
+
+
+def test_advice_given_to_a_failure_keeps_its_kind_detail_status_and_segminds_words():
+    failure = InternalServerError("the answer stopped", status=500, server_message="upstream busy")
+    advised = Advice("Check the console.", "the clip may be billed", "Wait a minute.").applied_to(failure)
+    assert type(advised) is InternalServerError
+    assert (advised.detail, advised.status, advised.server_message) == ("the answer stopped", 500, "upstream busy")
+    assert (
+        str(advised)
+        == 'Segmind server error (HTTP 500): the answer stopped. Segmind said: "upstream busy". Check the console.'
+    )
+    assert advised.visitor_message().endswith('the clip may be billed. Segmind said: "upstream busy". Wait a minute.')
 
 
 # --------------------------------------------------------------------------- retries

@@ -12,8 +12,8 @@ import pytest
 
 from ray_studio.client import clip_files
 from ray_studio.client.cli import build_parser
-from ray_studio.client.client import VideoResult
 from ray_studio.client.clip_files import clip_name, free_path, keep, sidecar, slug, write_sidecar
+from ray_studio.client.job import VideoResult
 from ray_studio.client.request import VideoRequest
 
 SAFE_SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")

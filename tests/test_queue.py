@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from ray_studio.client.client import JobStatus, PollPlan, RayClient, Update, typical_seconds
+from ray_studio.client.client import JobIdHoldsKeyError, RayClient
 from ray_studio.client.errors import (
     APIConnectionError,
     BadGatewayError,
@@ -22,9 +22,10 @@ from ray_studio.client.errors import (
     VideoTooLargeError,
     error_for_status,
 )
+from ray_studio.client.files import AtomicVideoFile
+from ray_studio.client.job import JobStatus, PollPlan, Update, typical_seconds
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
-from ray_studio.client.transport import AtomicVideoFile
 from tests.segmind_standin import TEST_API_KEY, Reply
 
 
@@ -234,6 +235,30 @@ def test_a_cancel_while_waiting_stops_following_the_job_at_once(queue, standin, 
     assert len(standin.polls) == polls_then and list(tmp_path.iterdir()) == []
 
 
+# --------------------------------------------------------------------------- a job id holding the key
+
+
+def key_pieces_in(text: str, key: str = TEST_API_KEY) -> list[str]:
+    folded = text.lower()
+    return [key[i : i + 8] for i in range(len(key) - 7) if key[i : i + 8].lower() in folded]
+
+
+@pytest.mark.parametrize(
+    "hostile_id",
+    [TEST_API_KEY, TEST_API_KEY.upper(), TEST_API_KEY.swapcase(), f"job-{TEST_API_KEY[-8:]}"],
+    ids=["the key", "upper case", "swapped case", "its last 8 characters"],
+)
+def test_a_job_id_holding_a_piece_of_the_key_is_refused_and_shown_nowhere(queue, standin, tmp_path, caplog, hostile_id):
+    caplog.set_level(logging.DEBUG)
+    standin.then(Reply(request_id=hostile_id))
+    with pytest.raises(JobIdHoldsKeyError) as err:
+        queue.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
+    texts = [str(err.value), repr(err.value), err.value.visitor_message(True), err.value.visitor_message(False)]
+    assert all("billed" in text for text in texts[:1] + texts[2:])
+    assert [key_pieces_in(text) for text in [*texts, caplog.text]] == [[]] * 5
+    assert standin.polls == [] and list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- fallback to v1
 
 
@@ -258,9 +283,7 @@ def test_sync_mode_sends_the_single_v1_call(settings, standin, tmp_path):
 
 
 def test_the_v2_base_is_the_v1_base_with_its_last_v1_replaced():
-    assert (
-        Settings(base_url="https://api.segmind.com/v1").v2_endpoint == "https://api.segmind.com/v2/ray-flash-2-720p"
-    )
+    assert Settings(base_url="https://api.segmind.com/v1").v2_endpoint == "https://api.segmind.com/v2/ray-flash-2-720p"
     assert Settings(base_url="https://h.test/proxy/v1/").v2_base == "https://h.test/proxy/v2"
     assert Settings(base_url="https://h.test/api").v2_base == "https://h.test/api/v2"
 

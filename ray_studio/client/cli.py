@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ray_studio.client import media
-from ray_studio.client.client import Job, RayClient, Update, VideoResult, surely_not_billed
+from ray_studio.client.client import RayClient, surely_not_billed
 from ray_studio.client.clip_files import clip_name, free_path, sidecar, write_sidecar
 from ray_studio.client.errors import (
     InvalidRequestError,
@@ -38,6 +38,7 @@ from ray_studio.client.errors import (
     RayError,
     redact,
 )
+from ray_studio.client.job import Job, Update, VideoResult
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, VideoRequest
 from ray_studio.client.settings import EnvReader, Settings
 from ray_studio.client.variants import DEFAULT_MAX_VARIANTS, Variants, plan_variants

@@ -17,15 +17,14 @@ import re
 import shlex
 import shutil
 import unicodedata
-import uuid
 from collections.abc import Collection
-from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ray_studio.client.client import VideoResult
+from ray_studio.client.files import atomic_write, partial_file
+from ray_studio.client.job import VideoResult
 from ray_studio.client.request import VideoRequest
 
 SLUG_WORDS = 6
@@ -159,18 +158,7 @@ def write_sidecar(video: Path, data: dict[str, Any]) -> Path:
     """Writes ``data`` as ``NAME.json`` beside ``NAME.mp4``: UTF-8, indented, and whole or not at all
     (written to a temporary file in the same folder, then renamed over any older one)."""
     target = sidecar_path(video)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(partial, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, target)
-    except BaseException:
-        with suppress(OSError):
-            partial.unlink()
-        raise
+    atomic_write(target, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return target
 
 
@@ -184,14 +172,9 @@ def keep(result: VideoResult, folder: Path, **sidecar_kwargs: Any) -> tuple[Path
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = clip_name(result.request) if result.request else f"{result.job_id or FALLBACK_SLUG}.mp4"
-    partial = folder / f".{name}.{uuid.uuid4().hex[:8]}.incomplete"
-    try:
+    with partial_file(folder / name) as partial:
         shutil.copyfile(result.path, partial)
         kept = _claim(partial, folder, name)
-    except BaseException:
-        with suppress(OSError):
-            partial.unlink()
-        raise
     kept_result = replace(result, path=kept)
     return kept, write_sidecar(kept, sidecar(kept_result, **sidecar_kwargs))
 
@@ -207,6 +190,4 @@ def _claim(partial: Path, folder: Path, name: str) -> Path:
             continue
         except OSError:  # a file system without hard links: rename (a race here could replace a clip)
             os.replace(partial, target)
-            return target
-        partial.unlink()
-        return target
+        return target  # the partial name is removed by keep's partial_file

@@ -1,225 +1,60 @@
-"""The HTTP pieces under the client: a session that keeps no cookies, requests a cancel can cut
-short, reading Segmind's answers, and clips saved whole or not at all."""
+"""The HTTP under the client: one session that keeps no cookies and sends the key only to the configured
+origins, requests a cancel can cut short, resends only of what cannot have been billed, failures told
+apart by whether they may have been billed (and advised on accordingly), and clips downloaded whole."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import email.utils
 import json
-import os
-import re
-import shutil
+import random
 import socket
 import threading
 import time
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 import urllib3.exceptions
+from requests import Response
 
+from ray_studio.client.answers import (
+    credits_of,
+    decode_base64_video,
+    expected_size,
+    find_video_reference,
+    parse_retry_after,
+    server_message,
+)
 from ray_studio.client.errors import (
     APIConnectionError,
     APITimeoutError,
+    BadGatewayError,
     CancelledError,
+    ClipNotSavedError,
+    GatewayTimeoutError,
     InvalidResponseError,
-    OutputNotWritableError,
+    RateLimitError,
     RayError,
+    RedirectRefusedError,
     VideoTooLargeError,
-    redact,
+    error_for_status,
 )
-from ray_studio.client.settings import MIN_FREE_BYTES
+from ray_studio.client.files import AtomicVideoFile
+from ray_studio.client.job import ProgressCallback, Update
+from ray_studio.client.settings import Settings, origin
+
+AnyRayError = TypeVar("AnyRayError", bound=RayError)
 
 CHUNK_BYTES = 1 << 20
+DOWNLOAD_ATTEMPTS = 4  # a cut download of a finished job is fetched again, never generated again
 
 
-def _is_mp4_head(head: bytes) -> bool:
-    # Every MP4/MOV/3GP file starts with a box whose type sits at bytes 4..8: 'ftyp' normally.
-    return len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
-
-
-def header_number(response: requests.Response, name: str) -> float | None:
-    raw = response.headers.get(name)
-    try:
-        value = float(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and value == value and abs(value) != float("inf") else None
-
-
-def expected_size(response: requests.Response) -> int | None:
-    """Bytes the body should have once decoded; unknown when it is compressed in transit."""
-    if response.headers.get("Content-Encoding", "identity").lower() != "identity":
-        return None
-    length = header_number(response, "Content-Length")
-    return int(length) if length is not None and length >= 0 else None
-
-
-def parse_retry_after(raw: str | None) -> float | None:
-    if not raw:
-        return None
-    raw = raw.strip()
-    if re.fullmatch(r"[0-9]{1,9}(\.[0-9]+)?", raw):
-        return float(raw)
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _text_from_json(data: Any) -> str | None:
-    if isinstance(data, dict):
-        for key in ("error", "message", "detail", "msg"):
-            value = data.get(key)
-            if isinstance(value, dict):
-                value = value.get("message") or value.get("error")
-            if isinstance(value, str) and value.strip():
-                return value
-        return None
-    return data if isinstance(data, str) else None
-
-
-def server_message(body: bytes, content_type: str, secrets: Iterable[str | None]) -> str | None:
-    """Segmind's own error text, ``{"error": ...}`` normally, any short plain text otherwise; with
-    every piece of a key hidden, since an upstream may quote what it was sent."""
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if data is not None:
-        message = _text_from_json(data)
-    elif "html" not in content_type.lower() and not text.startswith("<"):
-        message = text or None
-    else:
-        message = None
-    if message is None:
-        return None
-    message = redact(" ".join(message.split()), secrets)
-    return message[:300] + ("…" if len(message) > 300 else "")
-
-
-_VIDEO_KEYS = ("video", "video_url", "url", "output", "outputs", "result", "data", "file", "image")
-
-
-def find_video_reference(data: Any, depth: int = 0) -> str | None:
-    """A URL, data URI or base64 string of the video inside a JSON success body (``output`` may
-    itself be a JSON-encoded string)."""
-    if depth > 6:
-        return None
-    if isinstance(data, str):
-        candidate = data.strip()
-        if candidate[:1] in ("[", "{", '"'):
-            try:
-                return find_video_reference(json.loads(candidate), depth + 1)
-            except ValueError:
-                return None
-        if candidate.startswith(("http://", "https://", "data:")):
-            return candidate
-        if len(candidate) >= 64 and not any(ch.isspace() for ch in candidate[:200]):
-            return candidate
-        return None
-    if isinstance(data, list):
-        for item in data:
-            if found := find_video_reference(item, depth + 1):
-                return found
-        return None
-    if isinstance(data, dict):
-        for key in _VIDEO_KEYS:
-            if key in data and (found := find_video_reference(data[key], depth + 1)):
-                return found
-    return None
-
-
-def decode_base64_video(reference: str) -> bytes:
-    payload = reference.split(",", 1)[1] if reference.startswith("data:") else reference
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidResponseError("the JSON answer holds no video URL or base64 video") from None
-
-
-def check_output(target: Path, min_free: int = MIN_FREE_BYTES) -> None:
-    """Prove, before anything is paid for, that a clip can be saved at ``target``: the folder exists
-    (or is made), a file can be created in it, and it has ``min_free`` bytes of room."""
-    target = Path(target)
-    if target.is_dir():
-        raise OutputNotWritableError([f"{target} is a folder; give a file name ending in .mp4"])
-    if target.is_symlink() or (target.exists() and not target.is_file()):
-        # A clip replaces a file of the same name; a link, a pipe or a device (/dev/null) it must not.
-        raise OutputNotWritableError([f"{target} is not a regular file (a link, pipe or device); give a file name"])
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.incomplete"
-        probe.open("xb").close()
-        probe.unlink()
-    except OSError as err:
-        raise OutputNotWritableError([f"cannot write in {folder} ({err.strerror or type(err).__name__})"]) from None
-    free = shutil.disk_usage(folder).free
-    if free < min_free:
-        raise OutputNotWritableError(
-            [f"only {free / 1e6:.0f} MB free in {folder}; saving a clip needs at least {min_free / 1e6:.0f} MB"]
-        )
-
-
-class AtomicVideoFile:
-    """Writes to ``NAME.<random>.incomplete`` beside the target and renames into place only when
-    whole and an MP4; any failure removes the partial file, so a path holds a whole video or nothing."""
-
-    def __init__(self, target: Path, limit: int) -> None:
-        self.target = target
-        self.limit = limit
-        self.partial = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.incomplete")
-
-    def _too_large(self, size: int) -> VideoTooLargeError:
-        return VideoTooLargeError(f"the video is over {self.limit / 1e6:.0f} MB ({size / 1e6:.0f} MB or more)")
-
-    def write(self, chunks: Iterable[bytes], expected_size: int | None) -> int:
-        if expected_size is not None and expected_size > self.limit:
-            raise self._too_large(expected_size)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        size = 0
-        try:
-            with open(self.partial, "wb") as out:
-                head = b""
-                for chunk in chunks:
-                    if not chunk:
-                        continue
-                    if len(head) < 12:
-                        head += chunk[:12]
-                        if len(head) >= 12 and not _is_mp4_head(head):
-                            raise InvalidResponseError("the answer is not an MP4 video")
-                    size += len(chunk)
-                    if size > self.limit:
-                        raise self._too_large(size)
-                    out.write(chunk)
-            if not _is_mp4_head(head):
-                raise InvalidResponseError("the answer was empty" if size == 0 else "the answer is not an MP4 video")
-            if expected_size is not None and size != expected_size:
-                raise APIConnectionError(f"the download was cut off after {size:,} of {expected_size:,} bytes")
-            os.replace(self.partial, self.target)
-        except BaseException:
-            self.partial.unlink(missing_ok=True)
-            raise
-        return size
-
-
-def iter_body(response: requests.Response, cancel: threading.Event | None) -> Iterator[bytes]:
-    for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
-        if cancel is not None and cancel.is_set():
-            raise CancelledError("stopped while the video was downloading")
-        yield chunk
-
-
-# --------------------------------------------------------------------------- transport
+# --------------------------------------------------------------------------- the session's parts
 
 
 class RefuseAllCookies(DefaultCookiePolicy):
@@ -280,6 +115,9 @@ class AbortScope:
         self._done.set()
 
 
+# urllib3's private _get_conn is the one place a pooled socket can be seen before the answer arrives:
+# without it a cancel during the v1 call would wait out the whole read timeout, and Segmind's request
+# would go on until then.
 def _watched(pool_class: type) -> type:
     class Watched(pool_class):  # type: ignore[misc, valid-type]
         def _get_conn(self, timeout: float | None = None) -> Any:
@@ -326,6 +164,13 @@ def read_small(response: requests.Response, limit: int = 64 * 1024) -> bytes:
         return b""
 
 
+def iter_body(response: requests.Response, cancel: threading.Event | None) -> Iterator[bytes]:
+    for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
+        if cancel is not None and cancel.is_set():
+            raise CancelledError("stopped while the video was downloading")
+        yield chunk
+
+
 def stream_to(response: requests.Response, target: Path, settings: Any, cancel: threading.Event | None) -> int:
     """Stream a video answer to ``target`` whole (or not at all), as RayErrors on failure."""
     try:
@@ -343,3 +188,284 @@ def stream_to(response: requests.Response, target: Path, settings: Any, cancel: 
         raise APITimeoutError(f"the download stalled for {settings.read_timeout:g} s") from err
     except requests.exceptions.RequestException as err:
         raise APIConnectionError(f"the download failed ({type(err).__name__})") from err
+
+
+# --------------------------------------------------------------------------- advice
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What to do after a failure, which only the step that failed knows (whether the clip may have
+    been billed, whether it can be fetched again): it replaces the error class's own advice."""
+
+    action: str
+    visitor_detail: str
+    visitor_action: str
+
+    def applied_to(self, err: AnyRayError) -> AnyRayError:
+        """``err`` again, of the same class, with its detail, status and Segmind's own words, and this
+        advice (for the classes built as RayError is: transport and answer failures)."""
+        return type(err)(
+            err.detail,
+            status=err.status,
+            server_message=err.server_message,
+            action=self.action,
+            visitor_detail=self.visitor_detail,
+            visitor_action=self.visitor_action,
+        )
+
+
+V1_CLIP_CUT_OFF = Advice(
+    action="No video was saved. Segmind made the clip and has probably billed it, but the direct (sync) call "
+    "cannot fetch it again; SEGMIND_API_MODE=async can.",
+    visitor_detail="the clip was made (and probably billed) but its download was cut off",
+    visitor_action="No video was saved; try again in a minute.",
+)
+
+
+# --------------------------------------------------------------------------- Transport
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A clip saved whole, and the account's credits as the answer that carried it said."""
+
+    size_bytes: int
+    remaining_credits: float | None = None
+    credits_consumed: float | None = None
+
+
+class LinkFailedError(InvalidResponseError):
+    """The clip's download link answered an error: ask Segmind for the result (and link) again."""
+
+
+class Transport:
+    """The HTTP under a RayClient, safe to share between threads: one pooled Session that keeps no
+    cookies and reads no proxy or credentials from the environment; the key sent only to the configured
+    origins; resends only of what cannot have been billed; clips saved whole or not at all."""
+
+    def __init__(
+        self, settings: Settings, session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.session.cookies.set_policy(RefuseAllCookies())
+        self.session.trust_env = False
+        adapter = WatchedAdapter(pool_connections=4, pool_maxsize=64)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.sleep = sleep
+
+    def close(self) -> None:
+        self.session.close()
+
+    def secrets(self, key: str | None) -> tuple[str | None, ...]:
+        """Every key a text from upstream must not show: the caller's and the configured one."""
+        return (key, self.settings.api_key)
+
+    def quoted(self, data: Any, key: str | None) -> str | None:
+        """Segmind's words in a JSON answer, every piece of a key hidden."""
+        return server_message(json.dumps(data).encode(), "application/json", self.secrets(key))
+
+    # -- one exchange
+
+    def send(self, method: str, url: str, key: str, *, json_body: Any = None, what: str = "the request") -> Response:
+        """One request carrying the key. Redirects are followed only within the configured origins
+        (requests would carry x-api-key to any host a redirect names). Errors become RayErrors whose
+        cause says whether the request may have reached Segmind."""
+        trusted = self.settings.trusted_origins
+        for _ in range(4):
+            if origin(url) not in trusted:
+                raise RedirectRefusedError(f"{what} was sent to {urlsplit(url).netloc}, not to Segmind")
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    headers={"x-api-key": key, "Accept": "application/json, video/mp4"},
+                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    stream=True,  # bodies are read by size-capped readers, never whole into memory
+                    allow_redirects=False,
+                )
+            except requests.exceptions.RequestException as err:
+                raise self._transport_error(err, url, what) from err
+            if not response.is_redirect:
+                return response
+            location = urljoin(url, response.headers.get("Location", ""))
+            response.close()
+            if origin(location) not in trusted:
+                raise RedirectRefusedError(
+                    f"Segmind's answer redirected {what} to {urlsplit(location).netloc}; the key was not sent there"
+                )
+            if method != "GET" and response.status_code not in (307, 308):
+                raise RedirectRefusedError(f"Segmind's answer redirected {what} with HTTP {response.status_code}")
+            url = location
+        raise RedirectRefusedError(f"Segmind's answer redirected {what} more than three times")
+
+    def _transport_error(self, err: requests.exceptions.RequestException, url: str, what: str) -> RayError:
+        s = self.settings
+        host = urlsplit(url).netloc
+        scope = current_abort_scope()
+        if scope is not None and scope.cancel is not None and scope.cancel.is_set():
+            return CancelledError("stopped while waiting for Segmind; the request was closed")
+        if isinstance(err, requests.exceptions.ConnectTimeout):
+            return APITimeoutError(
+                f"could not connect to {host} within {s.connect_timeout:g} s",
+                action="Check your network connection and SEGMIND_BASE_URL, then try again.",
+            )
+        if never_connected(err):
+            return APIConnectionError(f"could not reach {host}")
+        if isinstance(err, requests.exceptions.Timeout):
+            return APITimeoutError(f"Segmind sent nothing for {s.read_timeout:g} s in answer to {what}")
+        if isinstance(err, requests.exceptions.ConnectionError):
+            return APIConnectionError(f"the connection dropped before Segmind answered {what}")
+        return APIConnectionError(f"{what} failed ({type(err).__name__})")
+
+    def raise_for_status(
+        self, response: Response, key: str, ladder: Callable[..., RayError] = error_for_status
+    ) -> None:
+        """An error status as the ladder's RayError, with Segmind's words (every piece of a key hidden)."""
+        if response.status_code < 400:
+            return
+        with response:
+            body = read_small(response)
+        message = server_message(body, response.headers.get("Content-Type", ""), self.secrets(key))
+        if ladder is error_for_status:
+            raise error_for_status(
+                response.status_code, message, parse_retry_after(response.headers.get("Retry-After"))
+            )
+        raise ladder(response.status_code, message)
+
+    def read_json(self, response: Response, what: str) -> Any:
+        with response:
+            body = read_small(response, 1 << 20)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise InvalidResponseError(f"Segmind sent malformed JSON in answer to {what}") from None
+
+    # -- resends
+
+    def _retry_wait(self, err: RayError, attempt: int) -> float | None:
+        """Seconds to wait before resending, or None to give up. Only requests that cannot have
+        been billed are resent, unless the gateway opt-in is on."""
+        s = self.settings
+        if attempt > s.max_retries or isinstance(err, CancelledError):
+            return None
+        backoff = min(s.max_retry_wait, random.uniform(0, 2.0 ** (attempt - 1)))
+        if isinstance(err, RateLimitError):
+            if err.retry_after is None:
+                return backoff
+            return err.retry_after if err.retry_after <= s.max_retry_wait else None
+        if isinstance(err, (APIConnectionError, APITimeoutError)) and not may_have_reached(err):
+            return backoff
+        if s.retry_gateway_errors and isinstance(err, (BadGatewayError, GatewayTimeoutError, APITimeoutError,
+                                                       APIConnectionError)):  # fmt: skip
+            return backoff
+        return None
+
+    def with_retries(
+        self,
+        send: Callable[[], Response],
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[Response, int]:
+        """``send()``'s answer and the attempts it took, resending as ``_retry_wait`` allows."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if cancel is not None and cancel.is_set():
+                stopped = CancelledError("stopped before sending" if attempt == 1 else "stopped while waiting to retry")
+                stopped.nothing_sent = attempt == 1
+                raise stopped
+            try:
+                return send(), attempt
+            except RayError as err:
+                wait = self._retry_wait(err, attempt)
+                if wait is None:
+                    raise
+                if progress:
+                    if isinstance(err, RateLimitError):
+                        text = f"rate limited by Segmind; waiting {wait:.0f} s before trying again"
+                    else:
+                        text = f"{err.title.lower()}; trying again in {wait:.0f} s (attempt {attempt + 1})"
+                    progress(Update("waiting" if isinstance(err, RateLimitError) else "retrying", text, wait=wait))
+                self.sleep(wait)
+
+    # -- clips
+
+    def download(self, url: str, target: Path, cancel: threading.Event | None) -> Saved:
+        """The clip at a URL Segmind gave, fetched without the key (it must never reach another host)."""
+        if not url.startswith(("http://", "https://")):
+            return Saved(AtomicVideoFile(target, self.settings.max_video_bytes).write([decode_base64_video(url)], None))
+        s = self.settings
+        with AbortScope(cancel):
+            try:
+                download = self.session.get(url, stream=True, timeout=(s.connect_timeout, s.read_timeout))
+            except requests.exceptions.RequestException as err:
+                raise self._transport_error(err, url, "the video download") from err
+            with download:
+                if download.status_code >= 400:
+                    raise LinkFailedError(
+                        f"the video link answered HTTP {download.status_code}",
+                        action="Try again; the link may have expired.",
+                    )
+                size = stream_to(download, target, s, cancel)
+                return Saved(size, *credits_of(download))
+
+    def save_clip(
+        self,
+        url: str,
+        target: Path,
+        cancel: threading.Event | None,
+        *,
+        fresh_url: Callable[[], str | None],
+        advice: Advice,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> tuple[Saved, int]:
+        """A finished clip saved at ``target``, and the downloads it took. A cut or failed download is
+        fetched again (``fresh_url`` asks for the link anew when it stopped working), up to
+        DOWNLOAD_ATTEMPTS; the last failure is raised with ``advice``."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if on_attempt:
+                on_attempt()
+            try:
+                try:
+                    return self.download(url, target, cancel), attempt
+                except OSError as err:  # the disk, or the process's open files, not the network
+                    raise ClipNotSavedError(
+                        f"saving {target.name} failed ({err.strerror or type(err).__name__})"
+                    ) from err
+            except (APIConnectionError, APITimeoutError, InvalidResponseError, ClipNotSavedError) as err:
+                if attempt == DOWNLOAD_ATTEMPTS or isinstance(err, (VideoTooLargeError, CancelledError)):
+                    raise advice.applied_to(err) from err
+                if isinstance(err, LinkFailedError):
+                    url = fresh_url() or ""
+                    if not url:
+                        raise
+                self.sleep(min(self.settings.max_retry_wait, 0.5 * attempt))
+
+    def save_v1(self, response: Response, target: Path, key: str, cancel: threading.Event | None) -> Saved:
+        """The clip in a v1 answer (MP4 bytes, or JSON holding its URL or base64) saved at ``target``."""
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        try:
+            if content_type == "application/json" or content_type.endswith("+json"):
+                size = self._save_v1_json(response, target, key, cancel)
+            else:
+                if content_type.startswith("text/"):
+                    raise InvalidResponseError(f"Segmind sent {content_type} instead of a video")
+                size = stream_to(response, target, self.settings, cancel)
+        except (APIConnectionError, APITimeoutError) as err:
+            raise V1_CLIP_CUT_OFF.applied_to(err) from err
+        return Saved(size, *credits_of(response))
+
+    def _save_v1_json(self, response: Response, target: Path, key: str, cancel: threading.Event | None) -> int:
+        data = self.read_json(response, "the generation request")
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            raise InvalidResponseError("Segmind answered without a video", server_message=self.quoted(data, key))
+        reference = find_video_reference(data)
+        if reference is None:
+            raise InvalidResponseError("the JSON answer holds no video URL or base64 video")
+        return self.download(reference, target, cancel).size_bytes

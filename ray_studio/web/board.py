@@ -25,16 +25,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ray_studio.client.client import (
-    Job,
-    JobStatus,
-    PollPlan,
-    QueueUnavailableError,
-    RayClient,
-    VideoResult,
-    surely_not_billed,
-    typical_seconds,
-)
+from ray_studio.client.client import QueueUnavailableError, RayClient, surely_not_billed
 from ray_studio.client.errors import (
     CancelledError,
     ClipNotSavedError,
@@ -43,6 +34,7 @@ from ray_studio.client.errors import (
     RayError,
     VideoTooLargeError,
 )
+from ray_studio.client.job import Job, JobStatus, PollPlan, VideoResult, typical_seconds
 from ray_studio.client.request import VideoRequest
 
 log = logging.getLogger("ray_studio.jobs")

@@ -24,9 +24,10 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from ray_studio.client import media
-from ray_studio.client.client import RayClient, VideoResult
+from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import clip_name, keep
 from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError, redact
+from ray_studio.client.job import VideoResult
 from ray_studio.client.request import DEFAULT_DURATION, DURATIONS, VideoRequest, clip_price, coerce_duration
 from ray_studio.client.variants import plan_variants
 from ray_studio.client.wording import clock, format_usd
