@@ -1,4 +1,4 @@
-"""visitors.py: who a visitor is, and whether they may spend the page owner's key now.
+"""identity.py and spending.py: who a visitor is, and whether they may spend the page owner's key now.
 
 The gate's rules run against both storages: this process's memory and a real redis-server. Time is
 a fake clock moved by the tests, never slept through.
@@ -19,6 +19,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from ray_studio.web.identity import Visitor, identify
 from ray_studio.web.spending import (
     IN_FLIGHT_TTL,
     DailyBudgetError,
@@ -29,11 +30,9 @@ from ray_studio.web.spending import (
     SpendGate,
     SpendPolicy,
     SpendRefusedError,
-    Visitor,
     VisitorLimitError,
     clip_cost,
     describe_limits,
-    identify,
 )
 from tests.conftest import ROOT, free_port
 from tests.redis_server import running_redis

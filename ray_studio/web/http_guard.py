@@ -26,7 +26,7 @@ import limits
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from ray_studio.web.spending import client_address
+from ray_studio.web.identity import client_address
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -21,7 +21,7 @@ from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, Vi
 from ray_studio.web.board import Tracked
 from ray_studio.web.history import form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
-from ray_studio.web.spending import UNKNOWN_VISITOR, Visitor, identify
+from ray_studio.web.identity import UNKNOWN_VISITOR, Visitor, identify
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
 
 CARD_LIMIT = 24  # history cards shown; older entries stay in the browser
