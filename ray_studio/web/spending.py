@@ -17,22 +17,27 @@ Decisions, so nobody has to rediscover them:
   (in memory under one lock; on Redis in one Lua script). The Redis windows are limits' own moving
   windows (same keys as ``MovingWindowRateLimiter``, a list of timestamps newest first), so limits'
   tools read them too.
+* One customer, many visitors. An IPv6 visitor is a /64, and one customer often holds a /56 (256 of
+  them): RAY_NETWORK_LIMITS (unset: NETWORK_FACTOR times each visitor limit) counts the clips of a
+  whole /56 in windows of its own, checked and taken in the same atomic step as the visitor's.
+  IPv4 visitors and logins have no wider network (identity.py says why).
 * All or nothing. ``admit`` checks the in-flight slot, every window and the day budget, and takes
   them only if all pass, so a refusal never consumes anything and there is nothing to give back.
 * Several refusals. The visitor wants to know when they can actually go, so the rule that frees up
   LAST is reported (a refusal that waiting cannot cure, such as more clips at once than a limit
   allows, beats all; a busy slot is reported only when no rule has a date).
 * In-flight slots are per admission, not counters: a slot is a token that ``release()`` removes
-  (idempotent, can never go negative). A slot whose holder crashed frees itself IN_FLIGHT_TTL
-  (30 min) after it was taken; Segmind's read timeout is 5 min, so no live request holds one that
-  long. An admission that is dropped without ``release()`` (the visitor cancelled but the upstream
-  request may still run, and be billed) keeps its slot until then.
+  (idempotent, can never go negative). It is a lease renewed while its admission is held (the
+  job runs), so it ends with the job whatever Redis did; one whose holder crashed, or whose
+  release was lost, frees itself SLOT_LEASE (2 min) after its last renewal (see ledger.py).
 * Money is counted in whole micro-dollars, per UTC date (the key is the date, so the budget resets
   at 00:00 UTC). ``refund()`` gives the money back to the day it was spent on; the visitor's window
   still counts the attempt, so failing requests cannot be used to hammer Segmind on the owner's key.
 * Storage. ``memory://`` keeps the counts in this process; ``redis://`` (also ``rediss://``,
   ``redis+unix://``) shares them between processes. Other limits storages are refused: they cannot
-  run the atomic check-and-take. If Redis cannot be reached, ``admit`` refuses (fails closed).
+  run the atomic check-and-take. If Redis cannot be reached, ``admit`` refuses (fails closed). A
+  Redis that keeps nothing across a restart forgets the day's spending with it: the gate warns once,
+  when it starts, if the server says so (or would not say).
 """
 
 from __future__ import annotations
@@ -48,21 +53,33 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 import limits
 from limits import RateLimitItem
 
 from ray_studio.client.errors import API_KEYS_PAGE, InvalidRequestError, RayError
-from ray_studio.web.identity import Visitor
-from ray_studio.web.ledger import Attempt, Ledger, Refusal, Window, open_ledger
+from ray_studio.web.identity import DEFAULT_TRUSTED_PROXIES, TRUSTED_PROXIES_EXPECTED, Proxies, Visitor, parse_networks
+from ray_studio.web.ledger import (
+    RENEW_EVERY,
+    SLOT_LEASE,
+    Attempt,
+    HeldSlot,
+    Ledger,
+    Refusal,
+    SlotKeeper,
+    Window,
+    open_ledger,
+    redact_uri,
+)
 
 log = logging.getLogger("ray_studio.visitors")
 
 PRICE_PER_SECOND_MICROS = 75_000  # $0.075 per second of video, Ray Flash 2 (720p) on Segmind
 MICROS_PER_DOLLAR = 1_000_000
-IN_FLIGHT_TTL = 30 * 60  # seconds a slot survives a holder that never released it
 DEFAULT_VISITOR_LIMITS = "4 per 10 minutes; 12 per day"
+NETWORK_FACTOR = 3  # unset RAY_NETWORK_LIMITS: one IPv6 customer's block may make 3 visitors' clips
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 OWN_KEY_FIELD = "'Your Segmind API key'"
 NOTHING_SENT = "Nothing was sent."
@@ -92,6 +109,13 @@ class SpendPolicy:
     storage_uri: str = "memory://"  # RAY_LIMITS_STORAGE, "redis://host:port" to share between processes
     own_key_only: bool = False  # RAY_OWN_KEY_ONLY, the owner's key serves no visitor
     proxy_hops: int = 0  # RAY_PROXY_HOPS, trusted proxies in front; default 1 on a Hugging Face Space
+    network_limits: str | None = None  # RAY_NETWORK_LIMITS, per IPv6 /56; None: NETWORK_FACTOR × visitor_limits
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES  # RAY_TRUSTED_PROXIES, peers whose X-Forwarded-For is read
+
+    @cached_property
+    def proxies(self) -> Proxies:
+        """Whose X-Forwarded-For names the visitor (RAY_PROXY_HOPS, RAY_TRUSTED_PROXIES)."""
+        return Proxies(self.proxy_hops, parse_networks(self.trusted_proxies))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SpendPolicy:
@@ -122,6 +146,8 @@ class SpendPolicy:
             storage_uri=read("RAY_LIMITS_STORAGE", _parse_storage_uri, STORAGE_EXPECTED, cls.storage_uri),
             own_key_only=read("RAY_OWN_KEY_ONLY", _parse_bool, "true or false", cls.own_key_only),
             proxy_hops=read("RAY_PROXY_HOPS", _parse_hops, HOPS_EXPECTED, 1 if on_a_space else 0),
+            network_limits=read("RAY_NETWORK_LIMITS", _parse_limits_setting, NETWORK_EXPECTED, cls.network_limits),
+            trusted_proxies=read("RAY_TRUSTED_PROXIES", _parse_proxies, TRUSTED_PROXIES_EXPECTED, cls.trusted_proxies),
         )
         if problems:
             raise SettingError(problems)
@@ -133,6 +159,7 @@ BUDGET_EXPECTED = "US dollars a day like 10 or 2.50, or off"
 IN_FLIGHT_EXPECTED = "a whole number of at least 1 (RAY_OWN_KEY_ONLY=true serves no visitor)"
 STORAGE_EXPECTED = "memory:// or redis://host:port (also rediss://, redis+unix://)"
 HOPS_EXPECTED = "a whole number: 0 when visitors reach the app directly, 1 behind one proxy"
+NETWORK_EXPECTED = f"like {DEFAULT_VISITOR_LIMITS!r} (per IPv6 /56), or off"
 
 _ASCII_WHOLE = re.compile(r"[0-9]{1,9}", re.ASCII)
 _ASCII_DOLLARS = re.compile(r"\$?([0-9]{1,9}(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
@@ -150,6 +177,13 @@ def visitor_windows(visitor_limits: str) -> list[RateLimitItem]:
     if any(item.amount < 1 for item in items):
         raise ValueError(text)
     return list(dict.fromkeys(items))
+
+
+def network_windows(network_limits: str | None, visitor_items: list[RateLimitItem]) -> list[RateLimitItem]:
+    """RAY_NETWORK_LIMITS as limits; unset (None): each visitor limit NETWORK_FACTOR times. Raises ValueError."""
+    if network_limits is None:
+        return [type(item)(item.amount * NETWORK_FACTOR, item.multiples) for item in visitor_items]
+    return visitor_windows(network_limits)
 
 
 def _parse_limits_setting(raw: str) -> str:
@@ -193,19 +227,14 @@ def _parse_storage_uri(raw: str) -> str:
     return raw
 
 
+def _parse_proxies(raw: str) -> str:
+    parse_networks(raw)
+    return raw
+
+
 def _shown(name: str, raw: str) -> str:
     """A setting's value as it may appear in an error: a storage URI loses its password."""
     return redact_uri(raw) if name == "RAY_LIMITS_STORAGE" else raw
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` with any password replaced by ``***``."""
-    parts = urllib.parse.urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    credentials, _, host = parts.netloc.rpartition("@")
-    user = credentials.partition(":")[0]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _check_policy(policy: SpendPolicy) -> list[RateLimitItem]:
@@ -225,6 +254,14 @@ def _check_policy(policy: SpendPolicy) -> list[RateLimitItem]:
         _parse_storage_uri(policy.storage_uri)
     except ValueError:
         problems.append(f"RAY_LIMITS_STORAGE must be {STORAGE_EXPECTED} (got {redact_uri(policy.storage_uri)!r})")
+    try:
+        network_windows(policy.network_limits, windows)
+    except ValueError:
+        problems.append(f"RAY_NETWORK_LIMITS must be {NETWORK_EXPECTED} (got {policy.network_limits!r})")
+    try:
+        parse_networks(policy.trusted_proxies)
+    except (ValueError, AttributeError):
+        problems.append(f"RAY_TRUSTED_PROXIES must be {TRUSTED_PROXIES_EXPECTED} (got {policy.trusted_proxies!r})")
     if problems:
         raise SettingError(problems)
     return windows
@@ -373,6 +410,7 @@ class InFlightLimitError(SpendRefusedError):
 
 class VisitorLimitError(SpendRefusedError):
     title = "Limit reached"
+    whom = "each visitor"
 
     def __init__(
         self,
@@ -384,7 +422,7 @@ class VisitorLimitError(SpendRefusedError):
         visitor: Visitor | None = None,
     ) -> None:
         self.limit = limit
-        allowed = f"this page's key allows each visitor {limit_phrase([limit])}"
+        allowed = f"this page's key allows {self.whom} {limit_phrase([limit])}"
         if retry_at is None:
             self.waiting_cannot_help = True
             detail = f"{allowed}, fewer than the {clips} clips asked for at once"
@@ -393,6 +431,12 @@ class VisitorLimitError(SpendRefusedError):
             detail = f"{allowed}, and this would go past it"
             action = f"You can try again at {when(retry_at, now)}, or {_go_on_now()}"
         super().__init__(detail, action=action, retry_at=retry_at, visitor=visitor)
+
+
+class NetworkLimitError(VisitorLimitError):
+    """The visitor's whole IPv6 block (their provider's customer, RAY_NETWORK_LIMITS) reached its limit."""
+
+    whom = "each network (all the addresses of one internet connection together)"
 
 
 class DailyBudgetError(SpendRefusedError):
@@ -444,20 +488,23 @@ class Admission:
 
     ``release()`` when the upstream request has really ended (the context manager does that on exit);
     ``refund()`` as well when Segmind failed before it billed. Both are idempotent and thread-safe.
-    Dropping an admission without ``release()`` keeps the visitor's slot (the request may still run)
-    until IN_FLIGHT_TTL after it was taken.
+    While it is held its in-flight slot is renewed (ledger.SlotKeeper); dropped without ``release()``,
+    it stops being renewed and its slot frees itself SLOT_LEASE later.
     """
 
-    def __init__(self, ledger: Ledger, visitor: Visitor, attempt: Attempt) -> None:
+    def __init__(self, ledger: Ledger, keeper: SlotKeeper, visitor: Visitor, attempt: Attempt) -> None:
         self.visitor = visitor
         self.clips = attempt.clips
         self.cost = attempt.cost / MICROS_PER_DOLLAR
         self._ledger = ledger
+        self._keeper = keeper
         self._attempt = attempt
+        self._slot = HeldSlot(attempt.slot_key, attempt.token, attempt.slot_until)
         self._lock = threading.Lock()
         self.released = False
         self.refunded = False
         self._refunded_micros = 0
+        keeper.hold(self, self._slot)
 
     def release(self) -> None:
         """Free the visitor's in-flight slot."""
@@ -465,10 +512,12 @@ class Admission:
             if self.released:
                 return
             self.released = True
-        try:
-            self._ledger.release(self._attempt.slot_key, self._attempt.token)
-        except self._ledger.errors:
-            log.warning("could not release %s's slot; it frees itself within %d s", self.visitor.label, IN_FLIGHT_TTL)
+        if not self._keeper.release(self._slot):
+            log.warning(
+                "could not release %s's slot now; trying again, and it frees itself within %d s anyway",
+                self.visitor.label,
+                self._keeper.lease,
+            )
 
     def refund(self, share: float | None = None) -> None:
         """Give money back to the day it was counted on (not the visitor's window): all of it, or
@@ -500,18 +549,27 @@ class SpendGate:
     """Decides whether a visitor may spend the owner's key now. One per app process; thread-safe."""
 
     def __init__(
-        self, policy: SpendPolicy, clock: Callable[[], float] = time.time, *, slot_ttl: float = IN_FLIGHT_TTL
+        self,
+        policy: SpendPolicy,
+        clock: Callable[[], float] = time.time,
+        *,
+        slot_lease: float = SLOT_LEASE,
+        renew_every: float | None = RENEW_EVERY,
+        ledger: Ledger | None = None,
     ) -> None:
+        """``renew_every`` None: nothing renews the slots on its own (tests call ``renew_slots``);
+        ``ledger`` instead of the one RAY_LIMITS_STORAGE names."""
         self.policy = policy
         self._windows = _check_policy(policy)
+        self._network_windows = network_windows(policy.network_limits, self._windows)
         self._cap = None if policy.daily_budget is None else to_micros(policy.daily_budget)
         self._clock = clock
-        self._slot_ttl = slot_ttl
         try:
-            self._ledger = open_ledger(policy.storage_uri)
+            self._ledger = ledger or open_ledger(policy.storage_uri)
         except ValueError as err:
             shown = redact_uri(policy.storage_uri)
             raise SettingError([f"RAY_LIMITS_STORAGE {shown!r} cannot be used: {err}"]) from None
+        self._keeper = SlotKeeper(self._ledger, clock, slot_lease, renew_every)
 
     def admit(self, visitor: Visitor, clips: int, cost: float) -> Admission:
         """Leave to make ``clips`` clips costing ``cost`` dollars in all, or a SpendRefusedError (nothing taken)."""
@@ -526,7 +584,11 @@ class SpendGate:
             raise LimitsUnavailableError(visitor) from err
         if refusals:
             raise self._refusal(visitor, attempt, refusals)
-        return Admission(self._ledger, visitor, attempt)
+        return Admission(self._ledger, self._keeper, visitor, attempt)
+
+    def renew_slots(self) -> None:
+        """Renew the in-flight slots of the admissions held now (done every RENEW_EVERY seconds anyway)."""
+        self._keeper.renew_all()
 
     def spent_today(self) -> float:
         """Dollars admitted on the owner's key today (UTC), all visitors, refunds deducted."""
@@ -555,8 +617,10 @@ class SpendGate:
             token=uuid.uuid4().hex,
             slot_key=f"ray/in-flight/{visitor.id}",
             slot_limit=self.policy.in_flight_per_visitor,
-            slot_until=now + self._slot_ttl,
-            windows=tuple(Window(item.key_for(visitor.id), item.amount, item.get_expiry()) for item in self._windows),
+            slot_until=now + self._keeper.lease,
+            windows=tuple(
+                Window(item.key_for(holder), item.amount, item.get_expiry()) for holder, item in self._rules(visitor)
+            ),
             clips=clips,
             spent_key=_spent_key(now),
             cap=self._cap,
@@ -579,9 +643,17 @@ class SpendGate:
         retry_at = None
         if refusal.blocking_stamp is not None:
             retry_at = datetime.fromtimestamp(refusal.blocking_stamp + window.seconds, UTC)
-        return VisitorLimitError(
-            self._windows[refusal.window], clips=attempt.clips, now=attempt.now, retry_at=retry_at, visitor=visitor
-        )
+        holder, item = self._rules(visitor)[refusal.window]
+        kind = VisitorLimitError if holder == visitor.id else NetworkLimitError
+        return kind(item, clips=attempt.clips, now=attempt.now, retry_at=retry_at, visitor=visitor)
+
+    def _rules(self, visitor: Visitor) -> list[tuple[str, RateLimitItem]]:
+        """Each window an admission of ``visitor`` counts in, with whom it counts: the visitor, then
+        their IPv6 network."""
+        rules = [(visitor.id, item) for item in self._windows]
+        if visitor.network:
+            rules += [(visitor.network, item) for item in self._network_windows]
+        return rules
 
 
 def _spent_key(now: float) -> str:
