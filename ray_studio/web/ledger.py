@@ -68,7 +68,7 @@ class Ledger(Protocol):
     errors: type[Exception] | tuple[type[Exception], ...]
 
     def try_admit(self, attempt: Attempt) -> list[Refusal]: ...
-    def renew(self, slot_key: str, token: str, until: float) -> None: ...
+    def renew(self, slot_key: str, token: str, until: float, lease: float) -> None: ...
     def release(self, slot_key: str, token: str) -> None: ...
     def refund(self, spent_key: str, cost: int) -> None: ...
     def spent(self, spent_key: str) -> int: ...
@@ -136,7 +136,7 @@ class MemoryLedger:
         for key in [k for k, (_, kept_until) in self._spent.items() if kept_until <= now]:
             del self._spent[key]
 
-    def renew(self, slot_key: str, token: str, until: float) -> None:
+    def renew(self, slot_key: str, token: str, until: float, lease: float) -> None:
         with self._lock:
             self._slots.setdefault(slot_key, {})[token] = until
 
@@ -220,7 +220,7 @@ class SlotKeeper:
 
     def _renew(self, slot: HeldSlot, now: float) -> None:
         try:
-            self._ledger.renew(slot.slot_key, slot.token, now + self.lease)
+            self._ledger.renew(slot.slot_key, slot.token, now + self.lease, self.lease)
         except self._ledger.errors as err:
             log.warning("could not renew an in-flight slot (%s); trying again in %s s", type(err).__name__, self._every)
             return
@@ -348,8 +348,8 @@ class RedisLedger:
         rows = self._admit(keys=keys, args=args)
         return [_redis_refusal(row) for row in rows]
 
-    def renew(self, slot_key: str, token: str, until: float) -> None:
-        self._renew(keys=[self._key(slot_key)], args=[repr(until), token, math.ceil(SLOT_LEASE)])
+    def renew(self, slot_key: str, token: str, until: float, lease: float) -> None:
+        self._renew(keys=[self._key(slot_key)], args=[repr(until), token, max(1, math.ceil(lease))])
 
     def release(self, slot_key: str, token: str) -> None:
         self._redis.zrem(self._key(slot_key), token)

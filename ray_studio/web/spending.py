@@ -565,7 +565,7 @@ class SpendGate:
         self._cap = None if policy.daily_budget is None else to_micros(policy.daily_budget)
         self._clock = clock
         try:
-            self._ledger = ledger or open_ledger(policy.storage_uri)
+            self._ledger = ledger if ledger is not None else open_ledger(policy.storage_uri)
         except ValueError as err:
             shown = redact_uri(policy.storage_uri)
             raise SettingError([f"RAY_LIMITS_STORAGE {shown!r} cannot be used: {err}"]) from None
