@@ -434,7 +434,7 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> 
             "middleware": [
                 Middleware(
                     HttpGuard,
-                    proxy_hops=(policy or SpendPolicy()).proxy_hops,
+                    proxies=(policy or SpendPolicy()).proxies,
                     max_upload=settings.max_upload_bytes,
                 )
             ]

@@ -1,9 +1,11 @@
-"""The server's front door: body sizes, the upload quota, MCP callers told apart, no key oracle."""
+"""The server's front door: body sizes, the upload quota, MCP callers told apart, no key oracle,
+unknown API names, and who may name the visitor in X-Forwarded-For."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import httpx
 import pytest
@@ -28,11 +30,46 @@ def caller(source: str) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30)
 
 
-def call_generate(url: str, source: str, data: list) -> str:
+def call_generate(url: str, source: str, data: list, forwarded_for: str | None = None) -> str:
+    headers = {"x-forwarded-for": forwarded_for} if forwarded_for else {}
     with caller(source) as http:
-        event_id = http.post(f"{url}gradio_api/call/generate", json={"data": data}).json()["event_id"]
-        with http.stream("GET", f"{url}gradio_api/call/generate/{event_id}") as events:
+        event_id = http.post(f"{url}gradio_api/call/generate", json={"data": data}, headers=headers).json()["event_id"]
+        with http.stream("GET", f"{url}gradio_api/call/generate/{event_id}", headers=headers) as events:
             return "\n".join(events.iter_lines())
+
+
+A_FOX = ["a fox", "16:9", 5, False, "", "", ""]
+PROXY = "127.0.0.2"  # the one peer the app behind a proxy trusts to name visitors
+AROUND_THE_PROXY = "127.0.0.3"
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(upstream, tmp_path_factory):
+    """The app behind one proxy at 127.0.0.2, one clip a minute per visitor (three per IPv6 /56)."""
+    policy = SpendPolicy(visitor_limits="1 per minute", daily_budget=None, proxy_hops=1, trusted_proxies=PROXY)
+    with running_app(
+        upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path_factory.mktemp("proxied")), policy=policy
+    ) as running:
+        yield running
+
+
+def upload(http: httpx.Client, url: str, forwarded_for: str | None = None) -> int:
+    headers = {"x-forwarded-for": forwarded_for} if forwarded_for else {}
+    return http.post(f"{url}gradio_api/upload", files={"files": ("a.txt", b"x" * 1000)}, headers=headers).status_code
+
+
+@pytest.fixture
+def server_log():
+    """Every record the server logs (uvicorn's own logger does not propagate) while the test runs."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    loggers = [logging.getLogger(), logging.getLogger("uvicorn.error"), logging.getLogger("uvicorn")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield records
+    for logger in loggers:
+        logger.removeHandler(handler)
 
 
 def test_a_request_body_larger_than_the_cap_is_refused_before_gradio_reads_it(studio, upstream):
@@ -45,13 +82,58 @@ def test_a_request_body_larger_than_the_cap_is_refused_before_gradio_reads_it(st
 
 
 def test_uploads_from_one_address_are_capped_and_others_are_not_held(studio):
-    def upload(http: httpx.Client) -> int:
-        return http.post(f"{studio.url}gradio_api/upload", files={"files": ("a.txt", b"x" * 1000)}).status_code
-
     with caller("127.0.0.4") as mallory, caller("127.0.0.5") as alice:
-        statuses = [upload(mallory) for _ in range(31)]
+        statuses = [upload(mallory, studio.url) for _ in range(31)]
         assert statuses[:30] == [200] * 30 and statuses[30] == 429
-        assert upload(alice) == 200
+        assert upload(alice, studio.url) == 200
+
+
+def test_uploads_from_the_addresses_of_one_ipv6_64_are_counted_together(behind_proxy):
+    with caller(PROXY) as proxy:
+        statuses = [upload(proxy, behind_proxy.url, f"2001:db8:1:2::{n:x}") for n in range(1, 41)]
+        assert statuses[:30] == [200] * 30 and statuses[30:] == [429] * 10
+        assert upload(proxy, behind_proxy.url, "2001:db8:1:3::1") == 200  # the next /64 is someone else
+
+
+def test_uploads_from_a_peer_around_the_proxy_count_as_that_peer_whatever_it_forwards(behind_proxy):
+    with caller(AROUND_THE_PROXY) as mallory:
+        statuses = [upload(mallory, behind_proxy.url, f"198.51.100.{n}") for n in range(1, 32)]
+    assert statuses[:30] == [200] * 30 and statuses[30] == 429
+
+
+def test_a_peer_around_the_proxy_cannot_be_a_new_visitor_by_writing_x_forwarded_for(behind_proxy, upstream):
+    first = call_generate(behind_proxy.url, AROUND_THE_PROXY, A_FOX, forwarded_for="198.51.100.1")
+    second = call_generate(behind_proxy.url, AROUND_THE_PROXY, A_FOX, forwarded_for="198.51.100.2")
+    assert "event: complete" in first and "Limit reached" in second
+    assert len(upstream.submissions) == 1
+
+
+def test_the_proxy_names_visitors_and_one_ipv6_customer_is_held_to_three_visitors_clips(behind_proxy, upstream):
+    answers = [call_generate(behind_proxy.url, PROXY, A_FOX, f"2001:db8:5:{n}::1") for n in range(4)]
+    assert all("event: complete" in a for a in answers[:3])
+    assert "Limit reached" in answers[3] and "each network" in answers[3]
+    assert "event: complete" in call_generate(behind_proxy.url, PROXY, A_FOX, "2001:db8:6::1")
+    assert len(upstream.submissions) == 4
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("gradio_api/call/no_such_name", {"data": []}),
+        ("gradio_api/call/no_such_name/", {"data": []}),
+        ("gradio_api/call/v2/no_such_name", {}),
+        ("gradio_api/run/no_such_name", {"data": []}),
+        ("gradio_api/queue/join", {"data": [], "fn_index": 9999, "session_hash": "abcdefgh"}),
+        ("gradio_api/queue/join", {"data": [], "fn_index": -1, "session_hash": "abcdefgh"}),
+    ],
+)
+def test_a_call_to_an_unknown_api_name_or_function_is_a_short_404_and_no_traceback(studio, server_log, path, body):
+    with caller("127.0.0.2") as http:
+        answer = http.post(f"{studio.url}{path}", json=body)
+        assert http.get(f"{studio.url}config").status_code == 200
+    assert answer.status_code == 404
+    assert len(answer.content) < 200 and "Traceback" not in answer.text
+    assert [r.getMessage() for r in server_log if r.exc_info or r.levelno >= logging.ERROR] == []
 
 
 def test_typing_a_piece_of_the_pages_key_confirms_nothing(studio, upstream):

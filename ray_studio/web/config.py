@@ -81,11 +81,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> tuple[Settings, AppSe
     reader = EnvReader(env)
     client = Settings.from_env(reader=reader)
     app = AppSettings.from_env(reader=reader)
-    try:
-        policy = SpendPolicy.from_env(reader.env)
-    except SettingError as error:
-        reader.problems.extend(error.problems)
-        policy = SpendPolicy()
+    policy = SpendPolicy.from_env(reader=reader)
     if policy.daily_budget is not None and client.price_per_second < MIN_PRICE_PER_SECOND:
         reader.problems.append(
             f"RAY_PRICE_PER_SECOND must be at least {MIN_PRICE_PER_SECOND} while RAY_DAILY_BUDGET is on "

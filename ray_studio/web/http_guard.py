@@ -4,8 +4,12 @@ An ASGI middleware, installed through the FastAPI app Gradio builds (``launch(ap
 
 - **Body sizes.** A request body is capped (``max_body``; the upload route at ``max_upload``): Gradio
   would otherwise read a 75 MB ``queue/join`` into memory.
-- **Upload quota.** Gradio's upload route stores any file a visitor sends for a day; each address may
-  upload ``upload_limit`` (limits notation) files, so one visitor cannot fill the disk.
+- **Upload quota.** Gradio's upload route stores any file a visitor sends for a day; each visitor may
+  upload ``upload_limit`` (limits notation) files, so one visitor cannot fill the disk. A visitor is
+  an address as identity.py counts them: an IPv6 client is its /64, however many addresses it uses.
+- **Unknown API names.** Gradio answers a call to an API name or function index it does not have
+  (``/gradio_api/call/<unknown>``, ``/gradio_api/queue/join`` with a bad ``fn_index``) with a 500 and
+  a traceback in the log; the guard turns that into a short 404 and logs nothing.
 - **Who calls through MCP.** Gradio's MCP tool calls the app back over 127.0.0.1, copying the MCP
   request's headers, so every MCP caller would look like one local visitor. The guard adds the MCP
   caller's address to MCP requests as ``x-ray-visitor: ADDRESS;SIGNATURE`` (HMAC with a secret of this
@@ -23,10 +27,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import limits
+from gradio.route_utils import FnIndexInferError
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from ray_studio.web.spending import client_address
+from ray_studio.web.identity import IPAddress, Proxies, address_visitor, client_address
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,6 +41,8 @@ Send = Callable[[Message], Awaitable[None]]
 VISITOR_HEADER = b"x-ray-visitor"
 MAX_BODY = 2 * 1024 * 1024  # a generation, a history of 50 entries: a few kB
 UPLOAD_LIMIT = "30 per 10 minutes"
+# Routes that look a function up by the API name in their path or the fn_index in their body.
+_CALL_ROUTE = re.compile(r"/gradio_api/(?:(?:call(?:/v2)?|run|api)/[^/]+|queue/join)/?\Z")
 _SECRET = os.urandom(32)
 
 
@@ -60,23 +67,22 @@ class HttpGuard:
         self,
         app: Callable[[Scope, Receive, Send], Awaitable[None]],
         *,
-        proxy_hops: int = 0,
+        proxies: Proxies | int = 0,
         max_body: int = MAX_BODY,
         max_upload: int = 20 * 1024 * 1024,
         upload_limit: str = UPLOAD_LIMIT,
     ) -> None:
         self.app = app
-        self.proxy_hops = proxy_hops
+        self.proxies = proxies
         self.max_body = max_body
         self.max_upload = max_upload
         self.upload_limit = limits.parse(upload_limit)
         self._uploads = MovingWindowRateLimiter(MemoryStorage())
 
-    def _address(self, scope: Scope) -> str:
+    def _client(self, scope: Scope) -> IPAddress | None:
         peer = (scope.get("client") or (None,))[0]
         forwarded = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for"]
-        address = client_address(peer, forwarded, self.proxy_hops)
-        return str(address) if address is not None else "unknown"
+        return client_address(peer, forwarded, self.proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,13 +97,35 @@ class HttpGuard:
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await _refuse(send, 413, f"The request is larger than this server takes ({limit // 1024} kB).")
-        if is_upload and not self._uploads.hit(self.upload_limit, self._address(scope)):
+        if is_upload and not self._uploads.hit(self.upload_limit, address_visitor(self._client(scope)).id):
             return await _refuse(send, 429, "Too many uploads from your address; wait a few minutes and try again.")
         if "/gradio_api/mcp" in path:
             headers = [(k, v) for k, v in scope["headers"] if k != VISITOR_HEADER]
-            headers.append((VISITOR_HEADER, visitor_header(self._address(scope)).encode("latin-1")))
+            address = self._client(scope)
+            headers.append((VISITOR_HEADER, visitor_header(str(address or "unknown")).encode("latin-1")))
             scope = {**scope, "headers": headers}
+        if _CALL_ROUTE.search(path) and scope.get("method") == "POST":
+            return await _unknown_names_not_found(self.app, scope, _capped(receive, limit), send)
         return await self.app(scope, _capped(receive, limit), send)
+
+
+async def _unknown_names_not_found(
+    app: Callable[[Scope, Receive, Send], Awaitable[None]], scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Gradio's own failure to find the function a call names, as a 404 (before any answer was sent)."""
+    started = False
+
+    async def watched(message: Message) -> None:
+        nonlocal started
+        started = started or message.get("type") == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, watched)
+    except (FnIndexInferError, KeyError):
+        if started:
+            raise
+        await _refuse(send, 404, "No such API endpoint or function on this server.")
 
 
 def _capped(receive: Receive, limit: int) -> Receive:

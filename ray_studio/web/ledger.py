@@ -1,22 +1,37 @@
-"""The spending counters behind visitors.SpendGate: one atomic check-and-take per admission.
+"""The spending counters behind spending.SpendGate: one atomic check-and-take per admission.
 
 ``MemoryLedger`` keeps them in this process under one lock; ``RedisLedger`` in Redis, in one Lua
 script, so several app processes enforce one budget and one in-flight slot per visitor. Money is in
 whole micro-dollars; windows use the ``limits`` library's own moving-window layout in Redis.
+
+An in-flight slot is a lease: taken for ``SLOT_LEASE`` seconds, and renewed by a ``SlotKeeper`` for
+as long as its holder (the admission of a job that is running) lives. So the slot ends with its job
+whatever the storage did: a Redis restarted empty gets the slot back at the next renewal; a Redis
+restored from an older snapshot, a release that could not reach Redis, a crashed process all leave
+a slot that frees itself at most ``SLOT_LEASE`` after its holder last renewed it (a failed release
+is also tried again at each renewal).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+import time
 import urllib.parse
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 
+log = logging.getLogger("ray_studio.ledger")
+
 SPENT_KEY_TTL = 2 * 24 * 3600  # a day's spending is kept a day longer, for late refunds
+SLOT_LEASE = 120.0  # seconds an in-flight slot outlives its holder's last renewal
+RENEW_EVERY = 30.0  # seconds between renewals of the slots a process holds
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class Ledger(Protocol):
     errors: type[Exception] | tuple[type[Exception], ...]
 
     def try_admit(self, attempt: Attempt) -> list[Refusal]: ...
+    def renew(self, slot_key: str, token: str, until: float, lease: float) -> None: ...
     def release(self, slot_key: str, token: str) -> None: ...
     def refund(self, spent_key: str, cost: int) -> None: ...
     def spent(self, spent_key: str) -> int: ...
@@ -120,6 +136,10 @@ class MemoryLedger:
         for key in [k for k, (_, kept_until) in self._spent.items() if kept_until <= now]:
             del self._spent[key]
 
+    def renew(self, slot_key: str, token: str, until: float, lease: float) -> None:
+        with self._lock:
+            self._slots.setdefault(slot_key, {})[token] = until
+
     def release(self, slot_key: str, token: str) -> None:
         with self._lock:
             self._slots.get(slot_key, {}).pop(token, None)
@@ -132,6 +152,96 @@ class MemoryLedger:
     def spent(self, spent_key: str) -> int:
         entry = self._spent.get(spent_key)
         return int(entry[0]) if entry else 0
+
+
+@dataclass(eq=False)
+class HeldSlot:
+    """One admission's in-flight slot, as its ``SlotKeeper`` keeps it."""
+
+    slot_key: str
+    token: str
+    until: float  # when it frees itself unless renewed
+    released: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SlotKeeper:
+    """Renews the slots of live holders every ``every`` seconds to ``lease`` ahead, and tries a failed
+    release again at each renewal (see the module notes). A holder that is dropped without releasing
+    stops being renewed: its slot frees itself a lease later. Thread-safe; its thread runs only while
+    it keeps a slot."""
+
+    def __init__(
+        self, ledger: Ledger, clock: Callable[[], float], lease: float = SLOT_LEASE, every: float | None = RENEW_EVERY
+    ) -> None:
+        self.lease = lease
+        self._ledger = ledger
+        self._clock = clock
+        self._every = every  # None: no thread; the owner calls renew_all()
+        self._held: dict[HeldSlot, weakref.ref[Any]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, holder: object, slot: HeldSlot) -> None:
+        """Keep ``slot`` for as long as ``holder`` lives and has not released it."""
+        with self._lock:
+            self._held[slot] = weakref.ref(holder)
+            if self._thread is None and self._every is not None:
+                self._thread = threading.Thread(target=self._run, name="ray-slot-keeper", daemon=True)
+                self._thread.start()
+
+    def release(self, slot: HeldSlot) -> bool:
+        """Free the slot now. False if the storage could not be reached: it is tried again at each renewal."""
+        with slot.lock:
+            slot.released = True
+            freed = self._try_release(slot)
+        if freed:
+            with self._lock:
+                self._held.pop(slot, None)
+        return freed
+
+    def renew_all(self) -> None:
+        """One round: renew every live holder's slot, retry failed releases, forget the rest."""
+        now = self._clock()
+        with self._lock:
+            held = list(self._held.items())
+        for slot, holder in held:
+            with slot.lock:  # a release cannot slip between the check and the renewal and be undone by it
+                if slot.released:
+                    done = self._try_release(slot) or slot.until <= now
+                elif holder() is None:
+                    done = True
+                else:
+                    done = False
+                    self._renew(slot, now)
+            if done:
+                with self._lock:
+                    self._held.pop(slot, None)
+
+    def _renew(self, slot: HeldSlot, now: float) -> None:
+        try:
+            self._ledger.renew(slot.slot_key, slot.token, now + self.lease, self.lease)
+        except self._ledger.errors as err:
+            log.warning("could not renew an in-flight slot (%s); trying again in %s s", type(err).__name__, self._every)
+            return
+        slot.until = now + self.lease
+
+    def _try_release(self, slot: HeldSlot) -> bool:
+        try:
+            self._ledger.release(slot.slot_key, slot.token)
+        except self._ledger.errors:
+            return False
+        return True
+
+    def _run(self) -> None:
+        assert self._every is not None
+        while True:
+            time.sleep(self._every)
+            self.renew_all()
+            with self._lock:
+                if not self._held:
+                    self._thread = None
+                    return
 
 
 # KEYS: in-flight zset, day's spending, then one moving window (limits' layout) per limit.
@@ -184,6 +294,14 @@ redis.call('expire', KEYS[2], ARGV[8])
 return {}
 """
 
+# KEYS: in-flight zset. ARGV: held until, token, key ttl. The slot is added back if the zset lost it.
+_RENEW_LUA = """
+redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('ttl', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('expire', KEYS[1], ARGV[3])
+end
+"""
+
 _REFUND_LUA = """
 if redis.call('exists', KEYS[1]) == 0 then
   return 0
@@ -206,6 +324,7 @@ class RedisLedger:
         connection = self._storage.get_connection()
         self._redis = connection
         self._admit = connection.register_script(_ADMIT_LUA)
+        self._renew = connection.register_script(_RENEW_LUA)
         self._refund = connection.register_script(_REFUND_LUA)
 
     def _key(self, key: str) -> str:
@@ -229,8 +348,23 @@ class RedisLedger:
         rows = self._admit(keys=keys, args=args)
         return [_redis_refusal(row) for row in rows]
 
+    def renew(self, slot_key: str, token: str, until: float, lease: float) -> None:
+        self._renew(keys=[self._key(slot_key)], args=[repr(until), token, max(1, math.ceil(lease))])
+
     def release(self, slot_key: str, token: str) -> None:
         self._redis.zrem(self._key(slot_key), token)
+
+    def forgets_on_restart(self) -> bool | None:
+        """True when the server keeps nothing across a restart (no save points, no append-only file);
+        None when it cannot tell (CONFIG refused, renamed away, or not answered)."""
+        try:
+            settings = {**self._redis.config_get("save"), **self._redis.config_get("appendonly")}
+        except self.errors:
+            return None
+        values = {_text(name): _text(value) for name, value in settings.items()}
+        if "save" not in values or "appendonly" not in values:
+            return None
+        return not values["save"].strip() and values["appendonly"] == "no"
 
     def refund(self, spent_key: str, cost: int) -> None:
         self._refund(keys=[self._key(spent_key)], args=[cost])
@@ -239,20 +373,56 @@ class RedisLedger:
         return int(self._redis.get(self._key(spent_key)) or 0)
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _redis_refusal(row: list[bytes]) -> Refusal:
     rule, window, stamp = (value.decode() for value in row)
     return Refusal(rule, int(window), float(stamp) if stamp else None)
 
 
 def open_ledger(storage_uri: str) -> Ledger:
-    """The ledger a ``limits`` storage URI names; ValueError (its password hidden) when it cannot be used."""
+    """The ledger a ``limits`` storage URI names; ValueError (its password hidden) when it cannot be used.
+
+    A Redis that keeps nothing across a restart, or that would not say, is named in a warning."""
     scheme = urllib.parse.urlsplit(storage_uri).scheme
     if scheme == "memory":
         return MemoryLedger()
     try:
-        return RedisLedger(storage_uri)
+        ledger = RedisLedger(storage_uri)
     except (ConfigurationError, ValueError) as err:
         reason = str(err)
         if password := urllib.parse.urlsplit(storage_uri).password:
             reason = reason.replace(password, "***")
         raise ValueError(reason) from None
+    _warn_if_forgetful(ledger, redact_uri(storage_uri))
+    return ledger
+
+
+def _warn_if_forgetful(ledger: RedisLedger, shown_uri: str) -> None:
+    forgets = ledger.forgets_on_restart()
+    if forgets:
+        log.warning(
+            "Redis at %s keeps nothing across a restart (no save points, appendonly no): a restart forgets "
+            "today's spending and every visitor's windows, so the day budget and the limits start again from "
+            "zero. Turn on appendonly (or save points) on that server.",
+            shown_uri,
+        )
+    elif forgets is None:
+        log.warning(
+            "could not check whether Redis at %s keeps its counts across a restart (CONFIG GET save and "
+            "appendonly were refused or not answered). If it keeps nothing, a restart forgets today's "
+            "spending and every visitor's windows.",
+            shown_uri,
+        )
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with any password replaced by ``***``."""
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    credentials, _, host = parts.netloc.rpartition("@")
+    user = credentials.partition(":")[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -23,13 +23,13 @@ from ray_studio.client.wording import format_usd
 from ray_studio.web.board import Tracked
 from ray_studio.web.history import form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
-from ray_studio.web.spending import UNKNOWN_VISITOR, Visitor, identify
+from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
 
 CARD_LIMIT = 24  # history cards shown; older entries stay in the browser
 
 
-def visitor_of(request: gr.Request | None, proxy_hops: int, profile: Any = None) -> Visitor:
+def visitor_of(request: gr.Request | None, proxies: Proxies | int, profile: Any = None) -> Visitor:
     """Who is asking: the Hugging Face user, the RAY_AUTH user, else the client address (trusting
     X-Forwarded-For only behind RAY_PROXY_HOPS proxies)."""
     if request is None:
@@ -43,8 +43,8 @@ def visitor_of(request: gr.Request | None, proxy_hops: int, profile: Any = None)
     # MCP caller's own address into this header on the way in.
     mcp_caller = trusted_visitor(headers.get("x-ray-visitor"))
     if mcp_caller is not None:
-        peer, forwarded, proxy_hops = mcp_caller, None, 0
-    return identify(peer, forwarded, proxy_hops, username=getattr(request, "username", None), hf_username=hf_user)
+        peer, forwarded, proxies = mcp_caller, None, 0
+    return identify(peer, forwarded, proxies, username=getattr(request, "username", None), hf_username=hf_user)
 
 
 class BusyVisitorError(RayError):
@@ -88,7 +88,7 @@ class Page:
     # -- helpers
 
     def visitor(self, request: gr.Request | None, profile: Any = None) -> Visitor:
-        return visitor_of(request, self.studio.policy.proxy_hops, profile)
+        return visitor_of(request, self.studio.policy.proxies, profile)
 
     def error(self, err: RayError, api_key: Any) -> gr.Error:
         """A failure as a visitor may read it: their own key's advice, or the page's.

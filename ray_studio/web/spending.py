@@ -1,4 +1,4 @@
-"""Who a visitor is, and whether they may spend the page owner's Segmind money now.
+"""Whether a visitor may spend the page owner's Segmind money now.
 
 A hosted page makes clips on its owner's key, and every clip costs real money (RAY_PRICE_PER_SECOND
 for each second of video). ``SpendGate.admit`` is asked BEFORE anything is sent to Segmind; it either returns an
@@ -9,15 +9,7 @@ values (the TCP peer, the X-Forwarded-For values, the logged-in names).
 
 Decisions, so nobody has to rediscover them:
 
-* Identity. A Hugging Face login first, then a RAY_AUTH username, else the client address. The
-  address is the TCP peer unless RAY_PROXY_HOPS = N > 0: then it is the N-th X-Forwarded-For entry
-  from the right, the address the nearest trusted proxy saw (werkzeug ProxyFix x_for=N). A chain
-  shorter than N (a misconfigured or bypassed proxy) and an entry that is not an IP address both
-  fall back to the peer, so text in a header can never mint a new identity. IPv4-mapped IPv6 is the
-  IPv4 address; any other IPv6 client counts as its /64 (one subscriber usually holds a whole /64,
-  so per-address counting would give one person 2^64 identities). IPv4 is not grouped (carrier NAT
-  already puts many people behind one address). A peer that is missing or not an IP address is
-  the one shared visitor "ip:unknown".
+* Identity is identity.py's: a login, else the client address (an IPv6 client by its /64).
 * One clock. Everything (windows, in-flight slots, the UTC day) reads the clock given to
   ``SpendGate``, so tests move time instead of sleeping. limits' own strategies read ``time.time()``
   themselves and take one limit at a time, so the gate does not call them: it parses
@@ -25,30 +17,33 @@ Decisions, so nobody has to rediscover them:
   (in memory under one lock; on Redis in one Lua script). The Redis windows are limits' own moving
   windows (same keys as ``MovingWindowRateLimiter``, a list of timestamps newest first), so limits'
   tools read them too.
+* One customer, many visitors. An IPv6 visitor is a /64, and one customer often holds a /56 (256 of
+  them): RAY_NETWORK_LIMITS (unset: NETWORK_FACTOR times each visitor limit) counts the clips of a
+  whole /56 in windows of its own, checked and taken in the same atomic step as the visitor's.
+  IPv4 visitors and logins have no wider network (identity.py says why).
 * All or nothing. ``admit`` checks the in-flight slot, every window and the day budget, and takes
   them only if all pass, so a refusal never consumes anything and there is nothing to give back.
 * Several refusals. The visitor wants to know when they can actually go, so the rule that frees up
   LAST is reported (a refusal that waiting cannot cure, such as more clips at once than a limit
   allows, beats all; a busy slot is reported only when no rule has a date).
 * In-flight slots are per admission, not counters: a slot is a token that ``release()`` removes
-  (idempotent, can never go negative). A slot whose holder crashed frees itself IN_FLIGHT_TTL
-  (30 min) after it was taken; Segmind's read timeout is 5 min, so no live request holds one that
-  long. An admission that is dropped without ``release()`` (the visitor cancelled but the upstream
-  request may still run, and be billed) keeps its slot until then.
+  (idempotent, can never go negative). It is a lease renewed while its admission is held (the
+  job runs), so it ends with the job whatever Redis did; one whose holder crashed, or whose
+  release was lost, frees itself SLOT_LEASE (2 min) after its last renewal (see ledger.py).
 * Money is counted in whole micro-dollars, per UTC date (the key is the date, so the budget resets
   at 00:00 UTC). ``refund()`` gives the money back to the day it was spent on; the visitor's window
   still counts the attempt, so failing requests cannot be used to hammer Segmind on the owner's key.
 * Storage. ``memory://`` keeps the counts in this process; ``redis://`` (also ``rediss://``,
   ``redis+unix://``) shares them between processes. Other limits storages are refused: they cannot
-  run the atomic check-and-take. If Redis cannot be reached, ``admit`` refuses (fails closed).
+  run the atomic check-and-take. If Redis cannot be reached, ``admit`` refuses (fails closed). A
+  Redis that keeps nothing across a restart forgets the day's spending with it: the gate warns once,
+  when it starts, if the server says so (or would not say).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -57,111 +52,39 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 import limits
 from limits import RateLimitItem
 
 from ray_studio.client.errors import API_KEYS_PAGE, InvalidRequestError, RayError
-from ray_studio.client.settings import parse_bool
+from ray_studio.client.settings import EnvReader
 from ray_studio.client.wording import format_usd
-from ray_studio.web.ledger import Attempt, Ledger, Refusal, Window, open_ledger
+from ray_studio.web.identity import DEFAULT_TRUSTED_PROXIES, TRUSTED_PROXIES_EXPECTED, Proxies, Visitor, parse_networks
+from ray_studio.web.ledger import (
+    RENEW_EVERY,
+    SLOT_LEASE,
+    Attempt,
+    HeldSlot,
+    Ledger,
+    Refusal,
+    SlotKeeper,
+    Window,
+    open_ledger,
+    redact_uri,
+)
 
 log = logging.getLogger("ray_studio.visitors")
 
 MICROS_PER_DOLLAR = 1_000_000
-IN_FLIGHT_TTL = 30 * 60  # seconds a slot survives a holder that never released it
 DEFAULT_VISITOR_LIMITS = "4 per 10 minutes; 12 per day"
+NETWORK_FACTOR = 3  # unset RAY_NETWORK_LIMITS: one IPv6 customer's block may make 3 visitors' clips
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 OWN_KEY_FIELD = "'Your Segmind API key'"
 NOTHING_SENT = "Nothing was sent."
 
 UTC = timezone.utc
-
-
-# --------------------------------------------------------------------------- identity
-
-
-@dataclass(frozen=True)
-class Visitor:
-    id: str  # stable key for counters: "hf:alice", "user:bob", "ip:203.0.113.9", "ip:2001:db8:1:2::/64"
-    label: str  # for logs and messages: "alice", "203.0.113.9"
-
-
-UNKNOWN_VISITOR = Visitor("ip:unknown", "unknown address")
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def identify(
-    peer: str | None,
-    forwarded_for: list[str] | str | None,
-    proxy_hops: int,
-    username: str | None = None,
-    hf_username: str | None = None,
-) -> Visitor:
-    """The visitor behind a request: Hugging Face login, else RAY_AUTH login, else client address."""
-    if hf_name := _clean_name(hf_username):
-        return Visitor(f"hf:{hf_name}", hf_name)
-    if name := _clean_name(username):
-        return Visitor(f"user:{name}", name)
-    return address_visitor(client_address(peer, forwarded_for, proxy_hops))
-
-
-def client_address(peer: str | None, forwarded_for: list[str] | str | None, proxy_hops: int) -> IPAddress | None:
-    """The client's IP address: the peer, or the entry ``proxy_hops`` from the right of X-Forwarded-For."""
-    peer_address = parse_address(peer)
-    if proxy_hops <= 0:
-        return peer_address
-    chain = forwarded_chain(forwarded_for)
-    if len(chain) < proxy_hops:
-        return peer_address  # the proxies we trust did not all add an entry: not behind them, or misconfigured
-    return parse_address(chain[-proxy_hops]) or peer_address
-
-
-def forwarded_chain(forwarded_for: list[str] | str | None) -> list[str]:
-    """All X-Forwarded-For values as one list of entries, left (client side) to right (nearest proxy)."""
-    if not forwarded_for:
-        return []
-    values = [forwarded_for] if isinstance(forwarded_for, str) else list(forwarded_for)
-    joined = ",".join(values)
-    # Empty entries are kept: dropping them would shift the count from the right onto what the visitor wrote.
-    return [entry.strip() for entry in joined.split(",")] if joined.strip() else []
-
-
-def parse_address(text: str | None) -> IPAddress | None:
-    """An IP address from a peer or header entry (port, brackets and zone dropped), or None."""
-    if not text:
-        return None
-    text = text.strip()
-    candidates = [text]
-    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
-        candidates.append(text[1 : text.index("]")])
-    elif text.count(":") == 1:  # "203.0.113.9:51234"
-        candidates.append(text.partition(":")[0])
-    for candidate in candidates:
-        try:
-            address = ipaddress.ip_address(candidate.partition("%")[0])
-        except ValueError:
-            continue
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            return address.ipv4_mapped
-        return address
-    return None
-
-
-def address_visitor(address: IPAddress | None) -> Visitor:
-    """The visitor for an address: IPv4 as is, IPv6 by its /64."""
-    if address is None:
-        return UNKNOWN_VISITOR
-    if isinstance(address, ipaddress.IPv6Address):
-        block = ipaddress.IPv6Network((address, 64), strict=False)
-        return Visitor(f"ip:{block}", str(address))
-    return Visitor(f"ip:{address}", str(address))
-
-
-def _clean_name(name: str | None) -> str | None:
-    return (name.strip() or None) if isinstance(name, str) else None
 
 
 # --------------------------------------------------------------------------- settings
@@ -186,39 +109,40 @@ class SpendPolicy:
     storage_uri: str = "memory://"  # RAY_LIMITS_STORAGE, "redis://host:port" to share between processes
     own_key_only: bool = False  # RAY_OWN_KEY_ONLY, the owner's key serves no visitor
     proxy_hops: int = 0  # RAY_PROXY_HOPS, trusted proxies in front; default 1 on a Hugging Face Space
+    network_limits: str | None = None  # RAY_NETWORK_LIMITS, per IPv6 /56; None: NETWORK_FACTOR × visitor_limits
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES  # RAY_TRUSTED_PROXIES, peers whose X-Forwarded-For is read
+
+    @cached_property
+    def proxies(self) -> Proxies:
+        """Whose X-Forwarded-For names the visitor (RAY_PROXY_HOPS, RAY_TRUSTED_PROXIES)."""
+        return Proxies(self.proxy_hops, parse_networks(self.trusted_proxies))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SpendPolicy:
+    def from_env(cls, env: Mapping[str, str] | None = None, reader: EnvReader | None = None) -> SpendPolicy:
         """The policy from the environment (load .env into it first, as app.py does with load_dotenv).
 
-        Every bad value is reported at once as a ``SettingError`` naming the variable and the value.
+        Every bad value is reported at once as a ``SettingError`` naming the variable and the value
+        (left in a shared ``reader`` for its owner to raise with the other settings' problems).
         """
-        env = os.environ if env is None else env
-        problems: list[str] = []
-        on_a_space = bool(env.get("SPACE_ID", "").strip())
+        read = reader or EnvReader(env)
 
-        def read(name: str, parse: Callable[[str], Any], expected: str, default: Any) -> Any:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                return parse(raw)
-            except ValueError:
-                problems.append(f"{name} must be {expected} (got {_shown(name, raw)!r})")
-                return default
+        def value(name: str, parse: Callable[[str], Any], expected: str, default: Any) -> Any:
+            return read.value(name, parse, expected, default, shown=_shown(name, read.raw(name)))
 
         policy = cls(
-            visitor_limits=read("RAY_VISITOR_LIMITS", _parse_limits_setting, LIMITS_EXPECTED, cls.visitor_limits),
-            daily_budget=read("RAY_DAILY_BUDGET", _parse_budget, BUDGET_EXPECTED, cls.daily_budget),
-            in_flight_per_visitor=read(
+            visitor_limits=value("RAY_VISITOR_LIMITS", _parse_limits_setting, LIMITS_EXPECTED, cls.visitor_limits),
+            daily_budget=value("RAY_DAILY_BUDGET", _parse_budget, BUDGET_EXPECTED, cls.daily_budget),
+            in_flight_per_visitor=value(
                 "RAY_VISITOR_IN_FLIGHT", _parse_in_flight, IN_FLIGHT_EXPECTED, cls.in_flight_per_visitor
             ),
-            storage_uri=read("RAY_LIMITS_STORAGE", _parse_storage_uri, STORAGE_EXPECTED, cls.storage_uri),
-            own_key_only=read("RAY_OWN_KEY_ONLY", parse_bool, "true or false", cls.own_key_only),
-            proxy_hops=read("RAY_PROXY_HOPS", _parse_hops, HOPS_EXPECTED, 1 if on_a_space else 0),
+            storage_uri=value("RAY_LIMITS_STORAGE", _parse_storage_uri, STORAGE_EXPECTED, cls.storage_uri),
+            own_key_only=read.flag("RAY_OWN_KEY_ONLY", cls.own_key_only),
+            proxy_hops=value("RAY_PROXY_HOPS", _parse_hops, HOPS_EXPECTED, 1 if read.raw("SPACE_ID") else 0),
+            network_limits=value("RAY_NETWORK_LIMITS", _parse_limits_setting, NETWORK_EXPECTED, cls.network_limits),
+            trusted_proxies=value("RAY_TRUSTED_PROXIES", _parse_proxies, TRUSTED_PROXIES_EXPECTED, cls.trusted_proxies),
         )
-        if problems:
-            raise SettingError(problems)
+        if reader is None:
+            read.check(SettingError)
         return policy
 
 
@@ -227,6 +151,7 @@ BUDGET_EXPECTED = "US dollars a day like 10 or 2.50, or off"
 IN_FLIGHT_EXPECTED = "a whole number of at least 1 (RAY_OWN_KEY_ONLY=true serves no visitor)"
 STORAGE_EXPECTED = "memory:// or redis://host:port (also rediss://, redis+unix://)"
 HOPS_EXPECTED = "a whole number: 0 when visitors reach the app directly, 1 behind one proxy"
+NETWORK_EXPECTED = f"like {DEFAULT_VISITOR_LIMITS!r} (per IPv6 /56), or off"
 
 _ASCII_WHOLE = re.compile(r"[0-9]{1,9}", re.ASCII)
 _ASCII_DOLLARS = re.compile(r"\$?([0-9]{1,9}(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
@@ -244,6 +169,13 @@ def visitor_windows(visitor_limits: str) -> list[RateLimitItem]:
     if any(item.amount < 1 for item in items):
         raise ValueError(text)
     return list(dict.fromkeys(items))
+
+
+def network_windows(network_limits: str | None, visitor_items: list[RateLimitItem]) -> list[RateLimitItem]:
+    """RAY_NETWORK_LIMITS as limits; unset (None): each visitor limit NETWORK_FACTOR times. Raises ValueError."""
+    if network_limits is None:
+        return [type(item)(item.amount * NETWORK_FACTOR, item.multiples) for item in visitor_items]
+    return visitor_windows(network_limits)
 
 
 def _parse_limits_setting(raw: str) -> str:
@@ -278,19 +210,14 @@ def _parse_storage_uri(raw: str) -> str:
     return raw
 
 
+def _parse_proxies(raw: str) -> str:
+    parse_networks(raw)
+    return raw
+
+
 def _shown(name: str, raw: str) -> str:
     """A setting's value as it may appear in an error: a storage URI loses its password."""
     return redact_uri(raw) if name == "RAY_LIMITS_STORAGE" else raw
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` with any password replaced by ``***``."""
-    parts = urllib.parse.urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    credentials, _, host = parts.netloc.rpartition("@")
-    user = credentials.partition(":")[0]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _check_policy(policy: SpendPolicy) -> list[RateLimitItem]:
@@ -310,6 +237,14 @@ def _check_policy(policy: SpendPolicy) -> list[RateLimitItem]:
         _parse_storage_uri(policy.storage_uri)
     except ValueError:
         problems.append(f"RAY_LIMITS_STORAGE must be {STORAGE_EXPECTED} (got {redact_uri(policy.storage_uri)!r})")
+    try:
+        network_windows(policy.network_limits, windows)
+    except ValueError:
+        problems.append(f"RAY_NETWORK_LIMITS must be {NETWORK_EXPECTED} (got {policy.network_limits!r})")
+    try:
+        parse_networks(policy.trusted_proxies)
+    except (ValueError, AttributeError):
+        problems.append(f"RAY_TRUSTED_PROXIES must be {TRUSTED_PROXIES_EXPECTED} (got {policy.trusted_proxies!r})")
     if problems:
         raise SettingError(problems)
     return windows
@@ -453,6 +388,7 @@ class InFlightLimitError(SpendRefusedError):
 
 class VisitorLimitError(SpendRefusedError):
     title = "Limit reached"
+    whom = "each visitor"
 
     def __init__(
         self,
@@ -464,7 +400,7 @@ class VisitorLimitError(SpendRefusedError):
         visitor: Visitor | None = None,
     ) -> None:
         self.limit = limit
-        allowed = f"this page's key allows each visitor {limit_phrase([limit])}"
+        allowed = f"this page's key allows {self.whom} {limit_phrase([limit])}"
         if retry_at is None:
             self.waiting_cannot_help = True
             detail = f"{allowed}, fewer than the {clips} clips asked for at once"
@@ -473,6 +409,12 @@ class VisitorLimitError(SpendRefusedError):
             detail = f"{allowed}, and this would go past it"
             action = f"You can try again at {when(retry_at, now)}, or {_go_on_now()}"
         super().__init__(detail, action=action, retry_at=retry_at, visitor=visitor)
+
+
+class NetworkLimitError(VisitorLimitError):
+    """The visitor's whole IPv6 block (their provider's customer, RAY_NETWORK_LIMITS) reached its limit."""
+
+    whom = "each network (all the addresses of one internet connection together)"
 
 
 class DailyBudgetError(SpendRefusedError):
@@ -524,20 +466,23 @@ class Admission:
 
     ``release()`` when the upstream request has really ended (the context manager does that on exit);
     ``refund()`` as well when Segmind failed before it billed. Both are idempotent and thread-safe.
-    Dropping an admission without ``release()`` keeps the visitor's slot (the request may still run)
-    until IN_FLIGHT_TTL after it was taken.
+    While it is held its in-flight slot is renewed (ledger.SlotKeeper); dropped without ``release()``,
+    it stops being renewed and its slot frees itself SLOT_LEASE later.
     """
 
-    def __init__(self, ledger: Ledger, visitor: Visitor, attempt: Attempt) -> None:
+    def __init__(self, ledger: Ledger, keeper: SlotKeeper, visitor: Visitor, attempt: Attempt) -> None:
         self.visitor = visitor
         self.clips = attempt.clips
         self.cost = attempt.cost / MICROS_PER_DOLLAR
         self._ledger = ledger
+        self._keeper = keeper
         self._attempt = attempt
+        self._slot = HeldSlot(attempt.slot_key, attempt.token, attempt.slot_until)
         self._lock = threading.Lock()
         self.released = False
         self.refunded = False
         self._refunded_micros = 0
+        keeper.hold(self, self._slot)
 
     def release(self) -> None:
         """Free the visitor's in-flight slot."""
@@ -545,10 +490,12 @@ class Admission:
             if self.released:
                 return
             self.released = True
-        try:
-            self._ledger.release(self._attempt.slot_key, self._attempt.token)
-        except self._ledger.errors:
-            log.warning("could not release %s's slot; it frees itself within %d s", self.visitor.label, IN_FLIGHT_TTL)
+        if not self._keeper.release(self._slot):
+            log.warning(
+                "could not release %s's slot now; trying again, and it frees itself within %d s anyway",
+                self.visitor.label,
+                self._keeper.lease,
+            )
 
     def refund(self, share: float | None = None) -> None:
         """Give money back to the day it was counted on (not the visitor's window): all of it, or
@@ -580,18 +527,27 @@ class SpendGate:
     """Decides whether a visitor may spend the owner's key now. One per app process; thread-safe."""
 
     def __init__(
-        self, policy: SpendPolicy, clock: Callable[[], float] = time.time, *, slot_ttl: float = IN_FLIGHT_TTL
+        self,
+        policy: SpendPolicy,
+        clock: Callable[[], float] = time.time,
+        *,
+        slot_lease: float = SLOT_LEASE,
+        renew_every: float | None = RENEW_EVERY,
+        ledger: Ledger | None = None,
     ) -> None:
+        """``renew_every`` None: nothing renews the slots on its own (tests call ``renew_slots``);
+        ``ledger`` instead of the one RAY_LIMITS_STORAGE names."""
         self.policy = policy
         self._windows = _check_policy(policy)
+        self._network_windows = network_windows(policy.network_limits, self._windows)
         self._cap = None if policy.daily_budget is None else to_micros(policy.daily_budget)
         self._clock = clock
-        self._slot_ttl = slot_ttl
         try:
-            self._ledger = open_ledger(policy.storage_uri)
+            self._ledger = ledger if ledger is not None else open_ledger(policy.storage_uri)
         except ValueError as err:
             shown = redact_uri(policy.storage_uri)
             raise SettingError([f"RAY_LIMITS_STORAGE {shown!r} cannot be used: {err}"]) from None
+        self._keeper = SlotKeeper(self._ledger, clock, slot_lease, renew_every)
 
     def admit(self, visitor: Visitor, clips: int, cost: float) -> Admission:
         """Leave to make ``clips`` clips costing ``cost`` dollars in all, or a SpendRefusedError (nothing taken)."""
@@ -606,7 +562,11 @@ class SpendGate:
             raise LimitsUnavailableError(visitor) from err
         if refusals:
             raise self._refusal(visitor, attempt, refusals)
-        return Admission(self._ledger, visitor, attempt)
+        return Admission(self._ledger, self._keeper, visitor, attempt)
+
+    def renew_slots(self) -> None:
+        """Renew the in-flight slots of the admissions held now (done every RENEW_EVERY seconds anyway)."""
+        self._keeper.renew_all()
 
     def spent_today(self) -> float:
         """Dollars admitted on the owner's key today (UTC), all visitors, refunds deducted."""
@@ -635,8 +595,10 @@ class SpendGate:
             token=uuid.uuid4().hex,
             slot_key=f"ray/in-flight/{visitor.id}",
             slot_limit=self.policy.in_flight_per_visitor,
-            slot_until=now + self._slot_ttl,
-            windows=tuple(Window(item.key_for(visitor.id), item.amount, item.get_expiry()) for item in self._windows),
+            slot_until=now + self._keeper.lease,
+            windows=tuple(
+                Window(item.key_for(holder), item.amount, item.get_expiry()) for holder, item in self._rules(visitor)
+            ),
             clips=clips,
             spent_key=_spent_key(now),
             cap=self._cap,
@@ -659,9 +621,17 @@ class SpendGate:
         retry_at = None
         if refusal.blocking_stamp is not None:
             retry_at = datetime.fromtimestamp(refusal.blocking_stamp + window.seconds, UTC)
-        return VisitorLimitError(
-            self._windows[refusal.window], clips=attempt.clips, now=attempt.now, retry_at=retry_at, visitor=visitor
-        )
+        holder, item = self._rules(visitor)[refusal.window]
+        kind = VisitorLimitError if holder == visitor.id else NetworkLimitError
+        return kind(item, clips=attempt.clips, now=attempt.now, retry_at=retry_at, visitor=visitor)
+
+    def _rules(self, visitor: Visitor) -> list[tuple[str, RateLimitItem]]:
+        """Each window an admission of ``visitor`` counts in, with whom it counts: the visitor, then
+        their IPv6 network."""
+        rules = [(visitor.id, item) for item in self._windows]
+        if visitor.network:
+            rules += [(visitor.network, item) for item in self._network_windows]
+        return rules
 
 
 def _spent_key(now: float) -> str:

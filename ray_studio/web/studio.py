@@ -45,7 +45,8 @@ from ray_studio.web.history import (
     trimmed,
     with_entry,
 )
-from ray_studio.web.spending import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
+from ray_studio.web.identity import Visitor
+from ray_studio.web.spending import OwnKeyRequiredError, SpendGate, SpendPolicy
 
 log = logging.getLogger("ray_studio")
 
