@@ -6,12 +6,14 @@ visitor's clip limit, each tried at the limit and one past it, over real sockets
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 from ray_studio.client import media
@@ -62,12 +64,9 @@ def test_the_download_cap_is_read_from_segmind_max_video_bytes():
 
 
 def test_the_standin_sends_a_chunked_video_without_a_content_length(standin):
-    import requests
-
     standin.then(Reply(size=CAP, chunked=True))
-    answer = requests.post(
-        f"{standin.base_url}/ray-flash-2-720p", json={"prompt": "a fox"}, headers={"x-api-key": standin.api_key}
-    )
+    key = {"x-api-key": standin.api_key}
+    answer = requests.post(f"{standin.base_url}/ray-flash-2-720p", json={"prompt": "a fox"}, headers=key, timeout=10)
     assert answer.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in answer.headers
     assert len(answer.content) == CAP
 
@@ -119,16 +118,13 @@ def storage(request) -> str:
 def page(upstream: SegmindStandIn, tmp_path: Path, storage: str) -> Iterator[Callable[..., RunningApp]]:
     """``page(visitor_limits=, daily_budget=)``: the page on the owner's key, counting in ``storage``."""
     upstream.reset()
-    launched: list = []
+    with contextlib.ExitStack() as stack:
 
-    def launch(visitor_limits: str = "off", daily_budget: float | None = None) -> RunningApp:
-        policy = SpendPolicy(visitor_limits, daily_budget, in_flight_per_visitor=5, storage_uri=storage)
-        launched.append(running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy))
-        return launched[-1].__enter__()
+        def launch(visitor_limits: str = "off", daily_budget: float | None = None) -> RunningApp:
+            policy = SpendPolicy(visitor_limits, daily_budget, in_flight_per_visitor=5, storage_uri=storage)
+            return stack.enter_context(running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), policy=policy))
 
-    yield launch
-    for context in launched:
-        context.__exit__(None, None, None)
+        yield launch
 
 
 def visitor(running: RunningApp, n: int) -> Caller:
