@@ -82,6 +82,7 @@ class Reply:
     size: int | None = None  # pad the video to this many bytes with an MP4 'free' box (v1, and a v2 job's output)
     chunk_delay: float = 0.0  # seconds between 64 KiB chunks: a slow transfer (v1, and a v2 job's output)
     cut_after: int | None = None  # close the socket after this many body bytes (v1 answers, scripted bodies)
+    chunked: bool = False  # send the video with Transfer-Encoding: chunked, no Content-Length (v1, a v2 job's output)
     json_video: str | None = None  # v1: "url" or "base64": answer 200 JSON pointing at the video
     # v2 jobs: the timeline and the result of the job this Reply's submit creates.
     queued: float = 0.0  # seconds in QUEUED
@@ -90,6 +91,8 @@ class Reply:
     output_form: str = "url"  # where COMPLETED puts the video URL: one of OUTPUT_FORMS
     output_cuts: int = 0  # the first N downloads of the job's video are cut halfway
     request_id: str | None = None  # the job's id (default: a fresh UUID); a hostile upstream may put anything there
+    dead_links: int = 0  # the first N video links the job's result hands out answer ``dead_link_status``
+    dead_link_status: int = 404  # what a dead link answers (404, or 403 as an expired signed URL does)
     # storage uploads
     upload_form: str = "file_urls"  # "urls": answer with the older {"urls": [...]} shape
     # hostile upstream
@@ -126,6 +129,10 @@ class Job:
     output_cuts: int = 0
     size: int | None = None
     chunk_delay: float = 0.0
+    chunked: bool = False
+    dead_links: int = 0
+    dead_link_status: int = 404
+    links: int = 0  # video links its result has handed out so far (with dead_links, each is a new one)
     downloads: int = 0  # GETs of its video so far
 
     @property
@@ -295,6 +302,9 @@ class SegmindStandIn:
             output_cuts=reply.output_cuts,
             size=reply.size,
             chunk_delay=reply.chunk_delay,
+            chunked=reply.chunked,
+            dead_links=reply.dead_links,
+            dead_link_status=reply.dead_link_status,
         )
         self.jobs[job.request_id] = job
         return job
@@ -320,6 +330,20 @@ class SegmindStandIn:
     def video_url(self, job: Job) -> str:
         return f"{self.root_url}/files/{job.request_id}.mp4"
 
+    def _issue_link(self, job: Job) -> str:
+        """The job's video URL; with ``dead_links``, a new link each time (``?link=N``), the first N dead."""
+        if not job.dead_links:
+            return self.video_url(job)
+        with self._lock:
+            job.links += 1
+            return f"{self.video_url(job)}?link={job.links}"
+
+    def link_is_dead(self, job: Job, query: str) -> bool:
+        if not job.dead_links:
+            return False
+        number = re.fullmatch(r"link=([0-9]+)", query)
+        return number is None or int(number.group(1)) <= job.dead_links
+
     def submit_answer(self, job: Job) -> dict[str, str]:
         response_url = f"{self.v2_url}/requests/{job.request_id}"
         return {
@@ -340,7 +364,7 @@ class SegmindStandIn:
         return 200, answer
 
     def _output(self, job: Job) -> dict[str, str]:
-        url = self.video_url(job)
+        url = self._issue_link(job)
         return {
             "url": {"output": url},
             "json-string": {"output": json.dumps([url])},
@@ -437,7 +461,7 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             if path == "/files/clip.mp4":
                 return self._send_video(Reply())
             if match := _JOB_FILE_PATH.fullmatch(path):
-                return self._serve_job_video(match.group(1))
+                return self._serve_job_video(match.group(1), self.path.partition("?")[2])
             if match := _ASSET_PATH.fullmatch(path):
                 return self._serve_asset(match.group(1))
             self._json(404, {"error": "Not found"})
@@ -510,14 +534,19 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             status, answer = standin.poll_answer(job, full=match.group(2) is None)
             self._json(status, answer, reply.headers)
 
-        def _serve_job_video(self, request_id: str) -> None:
+        def _serve_job_video(self, request_id: str, query: str = "") -> None:
             job = standin.jobs.get(request_id)
             if job is None or job.state != "COMPLETED":
                 return self._json(404, {"error": "Not found"})
+            if standin.link_is_dead(job, query):
+                return self._json(job.dead_link_status, {"error": "This link has expired"})
             total = padded_video_size(standin.video, job.size)
             cut = standin._count_download(job) <= job.output_cuts
             reply = Reply(
-                headers=dict(CREDIT_HEADERS), chunk_delay=job.chunk_delay, cut_after=total // 2 if cut else None
+                headers=dict(CREDIT_HEADERS),
+                chunk_delay=job.chunk_delay,
+                cut_after=total // 2 if cut else None,
+                chunked=job.chunked,
             )
             if self._send(200, "video/mp4", iter_padded_video(standin.video, job.size), total, reply) and not cut:
                 standin.last_video_sent_at = time.time()
@@ -625,7 +654,10 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             """Send the answer; False when it was cut or the client went away."""
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(total))
+            if reply.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(total))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             if self._cookie:
@@ -639,18 +671,26 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
                     for i in range(0, len(view), step):
                         piece = view[i : i + step]
                         if reply.cut_after is not None and sent + len(piece) > reply.cut_after:
-                            self.wfile.write(piece[: max(0, reply.cut_after - sent)])
+                            self._write(piece[: max(0, reply.cut_after - sent)], reply.chunked)
                             self._drop()
                             return False
-                        self.wfile.write(piece)
+                        self._write(piece, reply.chunked)
                         sent += len(piece)
                         if reply.chunk_delay:
                             time.sleep(reply.chunk_delay)
+                if reply.chunked:
+                    self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
                 standin._abandon(self.path)
                 return False
             return True
+
+        def _write(self, piece: bytes | memoryview, chunked: bool) -> None:
+            if not chunked:
+                self.wfile.write(piece)
+            elif len(piece):
+                self.wfile.write(b"%x\r\n" % len(piece) + bytes(piece) + b"\r\n")
 
         def _drop(self) -> None:
             self.close_connection = True
@@ -680,6 +720,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fail", metavar="REASON", help="v2: every job ends FAILED with this error")
     parser.add_argument("--output-form", choices=OUTPUT_FORMS, default="url", help="v2: where the video URL goes")
     parser.add_argument("--output-cuts", type=int, default=0, help="v2: cut this many downloads of each video")
+    parser.add_argument("--dead-links", type=int, default=0, help="v2: the first N video links of each job answer 404")
+    parser.add_argument("--chunked", action="store_true", help="send videos chunked, without a Content-Length")
     parser.add_argument("--result-ttl", type=float, default=3600.0, help="v2: seconds a finished result is kept")
     parser.add_argument("--upload-limit", type=int, default=10_000_000, help="largest upload, bytes per file")
     answer = parser.add_mutually_exclusive_group()
@@ -715,6 +757,8 @@ def default_reply(args: argparse.Namespace) -> Reply:
         failed=args.fail,
         output_form=args.output_form,
         output_cuts=args.output_cuts,
+        dead_links=args.dead_links,
+        chunked=args.chunked,
     )
 
 
