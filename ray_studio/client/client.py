@@ -24,6 +24,7 @@ import requests
 from ray_studio.client import upload as storage
 from ray_studio.client.answers import job_status
 from ray_studio.client.errors import (
+    Advice,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -31,10 +32,11 @@ from ray_studio.client.errors import (
     InvalidRequestError,
     InvalidResponseError,
     JobFailedError,
+    JobIdHoldsKeyError,
     JobNotFoundError,
     KeyFormatError,
     MissingAPIKeyError,
-    NotFoundError,
+    QueueUnavailableError,
     RateLimitError,
     RayError,
     error_for_status,
@@ -54,7 +56,7 @@ from ray_studio.client.job import (
 )
 from ray_studio.client.request import VideoRequest, private_host_problem
 from ray_studio.client.settings import KEY_PATTERN, Settings, origin
-from ray_studio.client.transport import AbortScope, Advice, Transport, may_have_reached
+from ray_studio.client.transport import AbortScope, Transport, may_have_reached
 
 if TYPE_CHECKING:
     from ray_studio.client.media import Keyframe
@@ -85,24 +87,6 @@ def surely_not_billed(err: RayError) -> bool:
     if isinstance(err, APIStatusError) and err.status is not None and 400 <= err.status < 500:
         return True
     return isinstance(err, (APIConnectionError, APITimeoutError)) and not may_have_reached(err)
-
-
-class QueueUnavailableError(NotFoundError):
-    """Segmind's queue (v2) answered 404 for this model; ``generate`` falls back to the v1 call."""
-
-
-class JobIdHoldsKeyError(InvalidResponseError):
-    """Segmind accepted a submission but answered with a job id that holds a piece of an API key: an
-    id is shown, logged and saved, so it is refused like any upstream text that would show a key."""
-
-    action = (
-        "The clip may have been made and billed, but it cannot be followed from here: check your Segmind "
-        "console before trying again, and report it."
-    )
-    visitor_action = "The clip may have been made and billed; check your history before trying again."
-
-    def __init__(self) -> None:
-        super().__init__("Segmind accepted the submission but answered with a job id that holds part of an API key")
 
 
 def fetch_again_advice(job: Job) -> Advice:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,6 +31,7 @@ from ray_studio.client.answers import (
     server_message,
 )
 from ray_studio.client.errors import (
+    Advice,
     APIConnectionError,
     APITimeoutError,
     BadGatewayError,
@@ -47,8 +48,6 @@ from ray_studio.client.errors import (
 from ray_studio.client.files import AtomicVideoFile
 from ray_studio.client.job import ProgressCallback, Update
 from ray_studio.client.settings import Settings, origin
-
-AnyRayError = TypeVar("AnyRayError", bound=RayError)
 
 CHUNK_BYTES = 1 << 20
 DOWNLOAD_ATTEMPTS = 4  # a cut download of a finished job is fetched again, never generated again
@@ -191,28 +190,6 @@ def stream_to(response: requests.Response, target: Path, settings: Any, cancel: 
 
 
 # --------------------------------------------------------------------------- advice
-
-
-@dataclass(frozen=True)
-class Advice:
-    """What to do after a failure, which only the step that failed knows (whether the clip may have
-    been billed, whether it can be fetched again): it replaces the error class's own advice."""
-
-    action: str
-    visitor_detail: str
-    visitor_action: str
-
-    def applied_to(self, err: AnyRayError) -> AnyRayError:
-        """``err`` again, of the same class, with its detail, status and Segmind's own words, and this
-        advice (for the classes built as RayError is: transport and answer failures)."""
-        return type(err)(
-            err.detail,
-            status=err.status,
-            server_message=err.server_message,
-            action=self.action,
-            visitor_detail=self.visitor_detail,
-            visitor_action=self.visitor_action,
-        )
 
 
 V1_CLIP_CUT_OFF = Advice(
