@@ -3,8 +3,9 @@
 A generation is a job on Segmind's queue (v2) by default: ``submit`` returns a ``Job`` at once,
 ``status``/``wait`` follow it, ``fetch`` saves its clip, and a job id is enough to fetch it again
 later (``python ray_client.py --resume ID``). ``SEGMIND_API_MODE=sync`` uses the single v1 call.
-The HTTP is in ``transport``, the storage upload and keyframes in ``upload``, the values in ``job``;
-people import all of it from ``ray_client``.
+The HTTP is in ``transport``, saving a clip in ``downloads``, the v1 call in ``direct_call``, the
+storage upload and keyframes in ``upload``, the values in ``job``; people import all of it from
+``ray_client``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 
+from ray_studio.client import direct_call, downloads
 from ray_studio.client import upload as storage
 from ray_studio.client.answers import job_status
 from ray_studio.client.errors import (
@@ -56,7 +57,7 @@ from ray_studio.client.job import (
 )
 from ray_studio.client.request import VideoRequest, private_host_problem
 from ray_studio.client.settings import KEY_PATTERN, Settings, origin
-from ray_studio.client.transport import AbortScope, Transport, may_have_reached
+from ray_studio.client.transport import Transport, may_have_reached
 
 if TYPE_CHECKING:
     from ray_studio.client.media import Keyframe
@@ -70,12 +71,6 @@ SUBMISSION_MAY_HAVE_REACHED = Advice(
     action="The submission may have reached Segmind and been billed: check your Segmind console before trying again.",
     visitor_detail="the connection dropped while the clip was being submitted",
     visitor_action="It may have reached Segmind and been billed: check your history before trying again.",
-)
-V1_CALL_MAY_HAVE_REACHED = Advice(
-    action="The request reached Segmind, so the clip may have been made and billed: check your Segmind console "
-    "before trying again.",
-    visitor_detail="the connection dropped after the request reached Segmind",
-    visitor_action="The clip may have been made and billed; wait a minute before trying again.",
 )
 
 
@@ -326,7 +321,8 @@ class RayClient:
         status = status if status is not None and status.output_url else self.result(job, api_key)
         if status.state != "COMPLETED" or not status.output_url:
             raise InvalidResponseError(f"job {job.id} has no clip to fetch yet ({status.state})")
-        saved, attempts = self._http.save_clip(
+        saved, attempts = downloads.save_clip(
+            self._http,
             status.output_url,
             target,
             cancel,
@@ -419,24 +415,7 @@ class RayClient:
         if progress:
             progress(Update("PROCESSING", f"generating {request.describe()} (one direct call)"))
 
-        def send() -> requests.Response:
-            response = self._http.send("POST", self.settings.endpoint, key, json_body=request.to_payload(),
-                                       what="the generation request")  # fmt: skip
-            self._http.raise_for_status(response, key)
-            return response
-
-        with AbortScope(cancel):
-            try:
-                response, attempts = self._http.with_retries(send, progress, cancel)
-            except (APIConnectionError, APITimeoutError) as err:
-                if not may_have_reached(err):
-                    raise
-                advice = V1_CALL_MAY_HAVE_REACHED
-                if isinstance(err, APITimeoutError):
-                    advice = replace(advice, action=advice.action + " If Segmind is slow, raise SEGMIND_READ_TIMEOUT.")
-                raise advice.applied_to(err) from err
-            with response:
-                saved = self._http.save_v1(response, target, key, cancel)
+        saved, attempts = direct_call.make_clip(self._http, request, target, key, progress, cancel)
         return VideoResult(
             path=target,
             request=request,
