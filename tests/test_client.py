@@ -10,6 +10,7 @@ import pytest
 
 from ray_studio.client.client import RayClient
 from ray_studio.client.errors import (
+    Advice,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -31,7 +32,6 @@ from ray_studio.client.errors import (
 )
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
-from ray_studio.client.transport import Advice
 from tests.conftest import free_port
 from tests.segmind_standin import ERROR_MESSAGES, TEST_API_KEY, Reply
 

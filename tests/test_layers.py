@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 CLIENT = ROOT / "ray_studio" / "client"
 WEB_ONLY = ("gradio", "fastapi", "limits", "redis")
 MEDIA_LIBRARIES = ("PIL", "av")
-# The two modules whose whole purpose is Pillow or PyAV; the media package loads them on first use.
-MEDIA_BACKENDS = ("ray_studio.client.media.images", "ray_studio.client.media.clips")
+# The modules whose whole purpose is Pillow or PyAV; the media package loads them on first use.
+MEDIA_BACKENDS = ("ray_studio.client.media.images", "ray_studio.client.media.clips", "ray_studio.client.media.joining")
 
 
 def module_name(path: Path) -> str:

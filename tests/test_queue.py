@@ -9,13 +9,14 @@ from dataclasses import replace
 
 import pytest
 
-from ray_studio.client.client import JobIdHoldsKeyError, RayClient
+from ray_studio.client.client import RayClient
 from ray_studio.client.errors import (
     APIConnectionError,
     BadGatewayError,
     CancelledError,
     InvalidRequestError,
     JobFailedError,
+    JobIdHoldsKeyError,
     JobNotFoundError,
     JobTimeoutError,
     OutputNotWritableError,

@@ -3,7 +3,8 @@
 A generation is a job on Segmind's queue (v2) by default: ``submit`` returns a ``Job`` at once,
 ``status``/``wait`` follow it, ``fetch`` saves its clip, and a job id is enough to fetch it again
 later (``python ray_client.py --resume ID``). ``SEGMIND_API_MODE=sync`` uses the single v1 call.
-The HTTP is in ``transport``, the storage upload and keyframes in ``upload``, the values in ``job``;
+The HTTP is in ``transport``, the queue's exchanges in ``job_queue``, the v1 call in ``direct_call``,
+saving a clip in ``downloads``, the storage upload and keyframes in ``upload``, the values in ``job``;
 people import all of it from ``ray_client``.
 """
 
@@ -11,16 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 
+from ray_studio.client import direct_call, downloads, job_queue
 from ray_studio.client import upload as storage
 from ray_studio.client.answers import job_status
 from ray_studio.client.errors import (
@@ -31,18 +31,14 @@ from ray_studio.client.errors import (
     InvalidRequestError,
     InvalidResponseError,
     JobFailedError,
-    JobNotFoundError,
     KeyFormatError,
     MissingAPIKeyError,
-    NotFoundError,
+    QueueUnavailableError,
     RateLimitError,
     RayError,
-    error_for_status,
-    redact,
 )
 from ray_studio.client.files import check_output
 from ray_studio.client.job import (
-    JOB_STATES,
     STATE_TEXT,
     Job,
     JobStatus,
@@ -54,7 +50,7 @@ from ray_studio.client.job import (
 )
 from ray_studio.client.request import VideoRequest, private_host_problem
 from ray_studio.client.settings import KEY_PATTERN, Settings, origin
-from ray_studio.client.transport import AbortScope, Advice, Transport, may_have_reached
+from ray_studio.client.transport import Transport, may_have_reached
 
 if TYPE_CHECKING:
     from ray_studio.client.media import Keyframe
@@ -62,19 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ray_client")
 
 QUEUE_RECHECK = 600  # seconds the v1 call stands in for a queue that answered 404
-JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-SUBMISSION_MAY_HAVE_REACHED = Advice(
-    action="The submission may have reached Segmind and been billed: check your Segmind console before trying again.",
-    visitor_detail="the connection dropped while the clip was being submitted",
-    visitor_action="It may have reached Segmind and been billed: check your history before trying again.",
-)
-V1_CALL_MAY_HAVE_REACHED = Advice(
-    action="The request reached Segmind, so the clip may have been made and billed: check your Segmind console "
-    "before trying again.",
-    visitor_detail="the connection dropped after the request reached Segmind",
-    visitor_action="The clip may have been made and billed; wait a minute before trying again.",
-)
 
 
 def surely_not_billed(err: RayError) -> bool:
@@ -85,32 +68,6 @@ def surely_not_billed(err: RayError) -> bool:
     if isinstance(err, APIStatusError) and err.status is not None and 400 <= err.status < 500:
         return True
     return isinstance(err, (APIConnectionError, APITimeoutError)) and not may_have_reached(err)
-
-
-class QueueUnavailableError(NotFoundError):
-    """Segmind's queue (v2) answered 404 for this model; ``generate`` falls back to the v1 call."""
-
-
-class JobIdHoldsKeyError(InvalidResponseError):
-    """Segmind accepted a submission but answered with a job id that holds a piece of an API key: an
-    id is shown, logged and saved, so it is refused like any upstream text that would show a key."""
-
-    action = (
-        "The clip may have been made and billed, but it cannot be followed from here: check your Segmind "
-        "console before trying again, and report it."
-    )
-    visitor_action = "The clip may have been made and billed; check your history before trying again."
-
-    def __init__(self) -> None:
-        super().__init__("Segmind accepted the submission but answered with a job id that holds part of an API key")
-
-
-def fetch_again_advice(job: Job) -> Advice:
-    return Advice(
-        action=f"The clip is still at Segmind for about an hour: fetch it again with job id {job.id}.",
-        visitor_detail="the download of the finished clip failed",
-        visitor_action="Segmind keeps the clip for about an hour: reload the page to fetch it again (no new charge).",
-    )
 
 
 class RayClient:
@@ -195,11 +152,7 @@ class RayClient:
 
     def job(self, job_id: str, request: VideoRequest | None = None) -> Job:
         """A Job for an id Segmind gave earlier (to follow it or fetch its clip again)."""
-        job_id = job_id.strip() if isinstance(job_id, str) else ""
-        if not JOB_ID_PATTERN.fullmatch(job_id):
-            raise InvalidRequestError(["a job id is letters, digits, '-' and '_' only, as Segmind gave it"])
-        base = self.settings.v2_base
-        return Job(job_id, f"{base}/requests/{job_id}/status", f"{base}/requests/{job_id}", request)
+        return job_queue.job_for(self.settings, job_id, request)
 
     def submit(
         self,
@@ -213,62 +166,18 @@ class RayClient:
         QueueUnavailableError when this model has no v2 route."""
         key = self.key_for(api_key)
         self.check_request(request)
-
-        def send() -> requests.Response:
-            response = self._http.send("POST", self.settings.v2_endpoint, key, json_body=request.to_payload(),
-                                       what="the submission")  # fmt: skip
-            if response.status_code == 404:
-                response.close()
-                raise QueueUnavailableError(status=404, server_message="no queue route for this model")
-            self._http.raise_for_status(response, key)
-            return response
-
-        try:
-            response, _ = self._http.with_retries(send, progress, cancel)
-        except (APIConnectionError, APITimeoutError) as err:
-            if not may_have_reached(err):
-                raise
-            raise SUBMISSION_MAY_HAVE_REACHED.applied_to(err) from err
-        data = self._http.read_json(response, "the submission")
-        job_id = data.get("request_id") if isinstance(data, dict) else None
-        if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
-            message = self._http.quoted(data, key)
-            raise InvalidResponseError("Segmind accepted the submission but sent no job id", server_message=message)
-        if redact(job_id, self._http.secrets(key)) != job_id:
-            raise JobIdHoldsKeyError()
-        job = self.job(job_id, request)
-        # Segmind's own URLs when they stay where the key may go; built from the id otherwise.
-        status_url, response_url = data.get("status_url"), data.get("response_url")
-        trusted = self.settings.trusted_origins
-        if all(isinstance(u, str) and origin(u) in trusted for u in (status_url, response_url)):
-            job = Job(job_id, status_url, response_url, request, job.submitted_at)
-        return job
-
-    def _job_body(self, job: Job, url: str, key: str, what: str) -> dict[str, Any]:
-        response = self._http.send("GET", url, key, what=what)
-        if response.status_code == 404:
-            response.close()
-            raise JobNotFoundError(f"Segmind does not know job {job.id} (or no longer keeps it)", status=404)
-        if response.status_code == 422:  # Segmind answers a FAILED job with 422 and its status body
-            data = self._http.read_json(response, what)
-            if isinstance(data, dict) and data.get("status") == "FAILED":
-                return data
-            raise error_for_status(422, self._http.quoted(data, key))
-        self._http.raise_for_status(response, key)
-        data = self._http.read_json(response, what)
-        if not isinstance(data, dict) or data.get("status") not in JOB_STATES:
-            raise InvalidResponseError(f"Segmind's answer about job {job.id} holds no known status")
-        return data
+        return job_queue.submit(self._http, request, key, progress, cancel)
 
     def status(self, job: Job, api_key: str | None = None) -> JobStatus:
         """Where the job is now (one GET; never billed)."""
         key = self.key_for(api_key)
-        return job_status(job.id, self._job_body(job, job.status_url, key, "the status check"), self._http.secrets(key))
+        data = job_queue.job_answer(self._http, job, job.status_url, key, "the status check")
+        return job_status(job.id, data, self._http.secrets(key))
 
     def result(self, job: Job, api_key: str | None = None) -> JobStatus:
         """The job's result: with ``output_url`` once COMPLETED."""
         key = self.key_for(api_key)
-        data = self._job_body(job, job.response_url, key, "the result request")
+        data = job_queue.job_answer(self._http, job, job.response_url, key, "the result request")
         return job_status(job.id, data, self._http.secrets(key))
 
     def wait(
@@ -342,12 +251,13 @@ class RayClient:
         status = status if status is not None and status.output_url else self.result(job, api_key)
         if status.state != "COMPLETED" or not status.output_url:
             raise InvalidResponseError(f"job {job.id} has no clip to fetch yet ({status.state})")
-        saved, attempts = self._http.save_clip(
+        saved, attempts = downloads.save_clip(
+            self._http,
             status.output_url,
             target,
             cancel,
             fresh_url=lambda: self.result(job, api_key).output_url,
-            advice=fetch_again_advice(job),
+            advice=job_queue.fetch_again_advice(job),
             on_attempt=(lambda: progress(Update("downloading", "downloading the clip", job.id))) if progress else None,
         )
         request = job.request
@@ -435,24 +345,7 @@ class RayClient:
         if progress:
             progress(Update("PROCESSING", f"generating {request.describe()} (one direct call)"))
 
-        def send() -> requests.Response:
-            response = self._http.send("POST", self.settings.endpoint, key, json_body=request.to_payload(),
-                                       what="the generation request")  # fmt: skip
-            self._http.raise_for_status(response, key)
-            return response
-
-        with AbortScope(cancel):
-            try:
-                response, attempts = self._http.with_retries(send, progress, cancel)
-            except (APIConnectionError, APITimeoutError) as err:
-                if not may_have_reached(err):
-                    raise
-                advice = V1_CALL_MAY_HAVE_REACHED
-                if isinstance(err, APITimeoutError):
-                    advice = replace(advice, action=advice.action + " If Segmind is slow, raise SEGMIND_READ_TIMEOUT.")
-                raise advice.applied_to(err) from err
-            with response:
-                saved = self._http.save_v1(response, target, key, cancel)
+        saved, attempts = direct_call.make_clip(self._http, request, target, key, progress, cancel)
         return VideoResult(
             path=target,
             request=request,

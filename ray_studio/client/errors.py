@@ -8,7 +8,8 @@ raise these.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 API_KEYS_PAGE = "https://cloud.segmind.com/console/api-keys"
 BILLING_PAGE = "https://cloud.segmind.com/console/billing"
@@ -186,6 +187,10 @@ class NotFoundError(APIStatusError):
     visitor_action = "This page is set up for a model Segmind does not know; its owner needs to fix that."
 
 
+class QueueUnavailableError(NotFoundError):
+    """Segmind's queue (v2) answered 404 for this model; ``generate`` falls back to the v1 call."""
+
+
 class JobNotFoundError(APIStatusError):
     title = "Job not found"
     action = "Segmind keeps results for about an hour: check the job id, or make the clip again."
@@ -246,6 +251,20 @@ class InvalidResponseError(RayError):
     action = "No video was saved; try again, and report it if it keeps happening."
 
 
+class JobIdHoldsKeyError(InvalidResponseError):
+    """Segmind accepted a submission but answered with a job id that holds a piece of an API key: an
+    id is shown, logged and saved, so it is refused like any upstream text that would show a key."""
+
+    action = (
+        "The clip may have been made and billed, but it cannot be followed from here: check your Segmind "
+        "console before trying again, and report it."
+    )
+    visitor_action = "The clip may have been made and billed; check your history before trying again."
+
+    def __init__(self) -> None:
+        super().__init__("Segmind accepted the submission but answered with a job id that holds part of an API key")
+
+
 class RedirectRefusedError(InvalidResponseError):
     title = "Redirect refused"
     action = "The key was not sent there and nothing was saved; check SEGMIND_BASE_URL."
@@ -303,6 +322,34 @@ class UploadServerError(UploadError):
 class UploadResponseError(UploadError):
     title = "Unexpected answer from Segmind's storage"
     action = "No video was made and nothing was charged; try again, and report it if it keeps happening."
+
+
+AnyRayError = TypeVar("AnyRayError", bound=RayError)
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What to do after a failure, which only the step that failed knows (whether the clip may have
+    been billed, whether it can be fetched again): it replaces the error class's own advice."""
+
+    action: str
+    visitor_detail: str
+    visitor_action: str
+
+    def applied_to(self, err: AnyRayError) -> AnyRayError:
+        """``err`` again, of the same class, with its detail, status and Segmind's own words, and this
+        advice (for the classes built as RayError is: transport and answer failures)."""
+        return type(err)(
+            err.detail,
+            status=err.status,
+            server_message=err.server_message,
+            action=self.action,
+            visitor_detail=self.visitor_detail,
+            visitor_action=self.visitor_action,
+        )
+
+
+# --------------------------------------------------------------------------- the status ladders
 
 
 def error_for_status(status: int, server_message: str | None, retry_after: float | None = None) -> APIStatusError:

@@ -1,6 +1,6 @@
 """The HTTP under the client: one session that keeps no cookies and sends the key only to the configured
-origins, requests a cancel can cut short, resends only of what cannot have been billed, failures told
-apart by whether they may have been billed (and advised on accordingly), and clips downloaded whole."""
+origins, requests a cancel can cut short, resends only of what cannot have been billed, and failures told
+apart by whether they may have been billed. Clips are saved by ``downloads`` on top of it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from http.cookiejar import DefaultCookiePolicy
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -23,10 +21,6 @@ import urllib3.exceptions
 from requests import Response
 
 from ray_studio.client.answers import (
-    credits_of,
-    decode_base64_video,
-    expected_size,
-    find_video_reference,
     parse_retry_after,
     server_message,
 )
@@ -35,24 +29,15 @@ from ray_studio.client.errors import (
     APITimeoutError,
     BadGatewayError,
     CancelledError,
-    ClipNotSavedError,
     GatewayTimeoutError,
     InvalidResponseError,
     RateLimitError,
     RayError,
     RedirectRefusedError,
-    VideoTooLargeError,
     error_for_status,
 )
-from ray_studio.client.files import AtomicVideoFile
 from ray_studio.client.job import ProgressCallback, Update
 from ray_studio.client.settings import Settings, origin
-
-AnyRayError = TypeVar("AnyRayError", bound=RayError)
-
-CHUNK_BYTES = 1 << 20
-DOWNLOAD_ATTEMPTS = 4  # a cut download of a finished job is fetched again, never generated again
-
 
 # --------------------------------------------------------------------------- the session's parts
 
@@ -164,85 +149,13 @@ def read_small(response: requests.Response, limit: int = 64 * 1024) -> bytes:
         return b""
 
 
-def iter_body(response: requests.Response, cancel: threading.Event | None) -> Iterator[bytes]:
-    for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
-        if cancel is not None and cancel.is_set():
-            raise CancelledError("stopped while the video was downloading")
-        yield chunk
-
-
-def stream_to(response: requests.Response, target: Path, settings: Any, cancel: threading.Event | None) -> int:
-    """Stream a video answer to ``target`` whole (or not at all), as RayErrors on failure."""
-    try:
-        return AtomicVideoFile(target, settings.max_video_bytes).write(iter_body(response, cancel),
-                                                                       expected_size(response))  # fmt: skip
-    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as err:
-        scope = current_abort_scope()
-        if scope is not None and scope.cancel is not None and scope.cancel.is_set():
-            raise CancelledError("stopped while the video was downloading") from err
-        # requests reports a read timeout inside iter_content as a ConnectionError.
-        if err.args and isinstance(err.args[0], urllib3.exceptions.ReadTimeoutError):
-            raise APITimeoutError(f"the download stalled for {settings.read_timeout:g} s") from err
-        raise APIConnectionError("the connection dropped while the video was downloading") from err
-    except requests.exceptions.Timeout as err:
-        raise APITimeoutError(f"the download stalled for {settings.read_timeout:g} s") from err
-    except requests.exceptions.RequestException as err:
-        raise APIConnectionError(f"the download failed ({type(err).__name__})") from err
-
-
-# --------------------------------------------------------------------------- advice
-
-
-@dataclass(frozen=True)
-class Advice:
-    """What to do after a failure, which only the step that failed knows (whether the clip may have
-    been billed, whether it can be fetched again): it replaces the error class's own advice."""
-
-    action: str
-    visitor_detail: str
-    visitor_action: str
-
-    def applied_to(self, err: AnyRayError) -> AnyRayError:
-        """``err`` again, of the same class, with its detail, status and Segmind's own words, and this
-        advice (for the classes built as RayError is: transport and answer failures)."""
-        return type(err)(
-            err.detail,
-            status=err.status,
-            server_message=err.server_message,
-            action=self.action,
-            visitor_detail=self.visitor_detail,
-            visitor_action=self.visitor_action,
-        )
-
-
-V1_CLIP_CUT_OFF = Advice(
-    action="No video was saved. Segmind made the clip and has probably billed it, but the direct (sync) call "
-    "cannot fetch it again; SEGMIND_API_MODE=async can.",
-    visitor_detail="the clip was made (and probably billed) but its download was cut off",
-    visitor_action="No video was saved; try again in a minute.",
-)
-
-
 # --------------------------------------------------------------------------- Transport
-
-
-@dataclass(frozen=True)
-class Saved:
-    """A clip saved whole, and the account's credits as the answer that carried it said."""
-
-    size_bytes: int
-    remaining_credits: float | None = None
-    credits_consumed: float | None = None
-
-
-class LinkFailedError(InvalidResponseError):
-    """The clip's download link answered an error: ask Segmind for the result (and link) again."""
 
 
 class Transport:
     """The HTTP under a RayClient, safe to share between threads: one pooled Session that keeps no
     cookies and reads no proxy or credentials from the environment; the key sent only to the configured
-    origins; resends only of what cannot have been billed; clips saved whole or not at all."""
+    origins; resends only of what cannot have been billed."""
 
     def __init__(
         self, settings: Settings, session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep
@@ -301,6 +214,14 @@ class Transport:
                 raise RedirectRefusedError(f"Segmind's answer redirected {what} with HTTP {response.status_code}")
             url = location
         raise RedirectRefusedError(f"Segmind's answer redirected {what} more than three times")
+
+    def get_without_key(self, url: str, what: str) -> Response:
+        """A streamed GET that carries no key, for a link Segmind gave (it may name any host)."""
+        s = self.settings
+        try:
+            return self.session.get(url, stream=True, timeout=(s.connect_timeout, s.read_timeout))
+        except requests.exceptions.RequestException as err:
+            raise self._transport_error(err, url, what) from err
 
     def _transport_error(self, err: requests.exceptions.RequestException, url: str, what: str) -> RayError:
         s = self.settings
@@ -391,81 +312,3 @@ class Transport:
                         text = f"{err.title.lower()}; trying again in {wait:.0f} s (attempt {attempt + 1})"
                     progress(Update("waiting" if isinstance(err, RateLimitError) else "retrying", text, wait=wait))
                 self.sleep(wait)
-
-    # -- clips
-
-    def download(self, url: str, target: Path, cancel: threading.Event | None) -> Saved:
-        """The clip at a URL Segmind gave, fetched without the key (it must never reach another host)."""
-        if not url.startswith(("http://", "https://")):
-            return Saved(AtomicVideoFile(target, self.settings.max_video_bytes).write([decode_base64_video(url)], None))
-        s = self.settings
-        with AbortScope(cancel):
-            try:
-                download = self.session.get(url, stream=True, timeout=(s.connect_timeout, s.read_timeout))
-            except requests.exceptions.RequestException as err:
-                raise self._transport_error(err, url, "the video download") from err
-            with download:
-                if download.status_code >= 400:
-                    raise LinkFailedError(
-                        f"the video link answered HTTP {download.status_code}",
-                        action="Try again; the link may have expired.",
-                    )
-                size = stream_to(download, target, s, cancel)
-                return Saved(size, *credits_of(download))
-
-    def save_clip(
-        self,
-        url: str,
-        target: Path,
-        cancel: threading.Event | None,
-        *,
-        fresh_url: Callable[[], str | None],
-        advice: Advice,
-        on_attempt: Callable[[], None] | None = None,
-    ) -> tuple[Saved, int]:
-        """A finished clip saved at ``target``, and the downloads it took. A cut or failed download is
-        fetched again (``fresh_url`` asks for the link anew when it stopped working), up to
-        DOWNLOAD_ATTEMPTS; the last failure is raised with ``advice``."""
-        attempt = 0
-        while True:
-            attempt += 1
-            if on_attempt:
-                on_attempt()
-            try:
-                try:
-                    return self.download(url, target, cancel), attempt
-                except OSError as err:  # the disk, or the process's open files, not the network
-                    raise ClipNotSavedError(
-                        f"saving {target.name} failed ({err.strerror or type(err).__name__})"
-                    ) from err
-            except (APIConnectionError, APITimeoutError, InvalidResponseError, ClipNotSavedError) as err:
-                if attempt == DOWNLOAD_ATTEMPTS or isinstance(err, (VideoTooLargeError, CancelledError)):
-                    raise advice.applied_to(err) from err
-                if isinstance(err, LinkFailedError):
-                    url = fresh_url() or ""
-                    if not url:
-                        raise
-                self.sleep(min(self.settings.max_retry_wait, 0.5 * attempt))
-
-    def save_v1(self, response: Response, target: Path, key: str, cancel: threading.Event | None) -> Saved:
-        """The clip in a v1 answer (MP4 bytes, or JSON holding its URL or base64) saved at ``target``."""
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        try:
-            if content_type == "application/json" or content_type.endswith("+json"):
-                size = self._save_v1_json(response, target, key, cancel)
-            else:
-                if content_type.startswith("text/"):
-                    raise InvalidResponseError(f"Segmind sent {content_type} instead of a video")
-                size = stream_to(response, target, self.settings, cancel)
-        except (APIConnectionError, APITimeoutError) as err:
-            raise V1_CLIP_CUT_OFF.applied_to(err) from err
-        return Saved(size, *credits_of(response))
-
-    def _save_v1_json(self, response: Response, target: Path, key: str, cancel: threading.Event | None) -> int:
-        data = self.read_json(response, "the generation request")
-        if isinstance(data, dict) and isinstance(data.get("error"), str):
-            raise InvalidResponseError("Segmind answered without a video", server_message=self.quoted(data, key))
-        reference = find_video_reference(data)
-        if reference is None:
-            raise InvalidResponseError("the JSON answer holds no video URL or base64 video")
-        return self.download(reference, target, cancel).size_bytes

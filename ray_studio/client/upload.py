@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from requests import Response
 
 from ray_studio.client.errors import (
+    Advice,
     APIConnectionError,
     APITimeoutError,
     InvalidRequestError,
@@ -19,7 +20,7 @@ from ray_studio.client.errors import (
 )
 from ray_studio.client.request import _url_problem, private_host_problem
 from ray_studio.client.settings import origin
-from ray_studio.client.transport import Advice, Transport
+from ray_studio.client.transport import Transport
 
 if TYPE_CHECKING:
     from ray_studio.client.client import RayClient

@@ -3,8 +3,9 @@ is uploaded or paid for.
 
 ``load_keyframe`` turns a local image (a path or bytes) into a ``Keyframe`` Ray Flash 2 can start or
 end on (``images``). ``last_frame`` takes the last frame of a clip as a keyframe (to extend a clip),
-``clip_info`` describes one, and ``join_clips`` joins MP4 clips without re-encoding them (``clips``).
-Importing this package loads neither Pillow nor PyAV: each loads when an image or a clip is first used.
+``clip_info`` describes one (``clips``), and ``join_clips`` joins MP4 clips without re-encoding them
+(``joining``). Importing this package loads neither Pillow nor PyAV: each loads when an image or a clip
+is first used.
 
 Accepted images: JPEG, PNG and WebP are kept in their format; GIF, BMP, TIFF and AVIF are converted
 (to PNG when they have transparency, else JPEG). Refused: anything else, naming it when it is a known
@@ -99,6 +100,6 @@ def join_clips(clips: Sequence[PathLike], output: PathLike, names: Sequence[str]
     """Joins two or more silent MP4 clips into one MP4 at ``output`` without re-encoding; returns its info.
     Written beside ``output`` and renamed into place only when whole: on any failure no partial file is
     left and an existing file at ``output`` is untouched."""
-    from ray_studio.client.media import clips as clip_module
+    from ray_studio.client.media import joining
 
-    return clip_module.join_clips(clips, output, names)
+    return joining.join_clips(clips, output, names)
