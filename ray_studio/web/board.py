@@ -25,12 +25,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ray_studio.client.client import QueueUnavailableError, RayClient, surely_not_billed
+from ray_studio.client.client import RayClient, surely_not_billed
 from ray_studio.client.errors import (
     CancelledError,
     ClipNotSavedError,
     JobFailedError,
     JobNotFoundError,
+    QueueUnavailableError,
     RayError,
     VideoTooLargeError,
 )
