@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from ray_studio.client.client import RayClient
+from ray_studio.client.downloads import DOWNLOAD_ATTEMPTS
 from ray_studio.client.errors import RayError
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
-from ray_studio.client.transport import DOWNLOAD_ATTEMPTS
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY
 from tests.segmind_standin import Reply, SegmindStandIn
