@@ -254,11 +254,21 @@ def _uploaded(studio: Studio, tmp_path, name: str, data: bytes):
     return path, folder
 
 
-def test_a_file_that_is_not_an_image_is_deleted_at_once(studio, tmp_path, owner_standin):
+def test_a_file_that_is_not_an_image_is_refused_and_left_where_it_is(studio, tmp_path, owner_standin):
     path, uploads = _uploaded(studio, tmp_path, "cat.png", b"not a picture at all" * 10)
     with pytest.raises(RayError, match=r"cat\.png"):
         run(studio.keyframe(str(path), "cat.png", "", ALICE, uploads))
-    assert not path.exists() and owner_standin.received == []
+    assert path.exists() and owner_standin.received == []
+
+
+def test_a_clip_sent_as_an_uploaded_image_is_refused_and_kept(studio, tmp_path, owner_standin):
+    (entry,) = run(make(studio, ALICE))
+    clip = studio.clip_file(entry)
+    for uploads in (tmp_path / "uploads", tmp_path):  # the clip folder apart from uploads, or inside them
+        uploads.mkdir(exist_ok=True)
+        with pytest.raises(RayError, match="not one uploaded to this page"):
+            run(studio.keyframe(str(clip), "clip.png", "", MALLORY, uploads))
+    assert clip.read_bytes() == owner_standin.video and owner_standin.uploads == []
 
 
 def test_a_second_image_from_the_same_visitor_while_one_is_prepared_is_refused(studio, tmp_path):

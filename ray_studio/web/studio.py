@@ -32,6 +32,7 @@ from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, Ou
 from ray_studio.client.request import VideoRequest, format_usd
 from ray_studio.client.settings import env_bool, env_whole
 from ray_studio.web.board import JobBoard, Release, Tracked
+from ray_studio.web.clip_store import ClipStore
 from ray_studio.web.history import (
     ENTRY_FILE,
     ENTRY_ID,
@@ -51,6 +52,7 @@ log = logging.getLogger("ray_studio")
 OWN_KEY_IN_FLIGHT = 8  # clips one visitor may have waiting or running at once on their own key
 PICK_UP_AT_ONCE = 4  # clips from before a restart one visitor may have followed again at once
 UPLOADS_ON_OWNER_KEY = "20 per 10 minutes"  # keyframe uploads one visitor may make on the page's key
+FILE_WORK = "12 per 10 minutes"  # joins and last frames one visitor may ask this server for, on any key
 LOST_WHILE_SENDING = "The server restarted while this clip was being sent, so it cannot be fetched: Re-run to make it."
 FOLDER_CHECK_EVERY = 5.0  # seconds a proof that the clip folder takes a clip stays good
 MAX_CHAIN_BYTES = 600_000_000  # a joined chain: twelve long clips, with room
@@ -158,6 +160,11 @@ class UploadLimitError(RayError):
     action = "Wait a few minutes, or paste your own Segmind key to go on now."
 
 
+class FileWorkLimitError(RayError):
+    title = "Too many joins and frames"
+    action = "Wait a few minutes, then try again; your clips are still here."
+
+
 class TooManyRunningError(RayError):
     title = "Too many clips at once"
     action = "Wait for one of them to finish, then try again; nothing was sent."
@@ -187,6 +194,10 @@ class Studio:
         self._folder_checked_at = -FOLDER_CHECK_EVERY
         self._upload_limit = limits.parse(UPLOADS_ON_OWNER_KEY)
         self._uploads = MovingWindowRateLimiter(MemoryStorage())
+        self._file_work = MovingWindowRateLimiter(MemoryStorage())
+        self._file_work_limit = limits.parse(FILE_WORK)
+        self._joins: dict[Path, asyncio.Future] = {}
+        self.store = ClipStore(clips, max_age=self.settings.clip_max_age, sweep_every=self.settings.cleanup_every)
         self.signer = EntrySigner.for_key(client.settings.api_key, default_secret_file())
         if self.settings.save_dir is not None:
             board.on_done = self.keep_copy
@@ -287,11 +298,15 @@ class Studio:
         if recent and self.board.last_save_failure < self._folder_checked_at:
             return
         try:
-            await self._thread(self.client.check_output, self.clips / "probe.mp4")
+            await self._thread(self._check_clip_folder)
         except OutputNotWritableError as err:
             log.error("clips cannot be made: %s", err)
             raise
         self._folder_checked_at = now
+
+    def _check_clip_folder(self) -> None:
+        self.store.sweep_if_due()
+        self.client.check_output(self.clips / "probe.mp4")
 
     async def _admit(self, visitor: Visitor, clips: int, cost: float) -> Any:
         """The gate's leave to spend (decided in a worker thread: Redis may be slow). If the caller is
@@ -315,17 +330,15 @@ class Studio:
         self, path: Any, name: Any, api_key: Any, visitor: Visitor, uploads: Path
     ) -> tuple[str, tuple[str, ...]]:
         """A visitor's image, checked here (Pillow) and hosted at Segmind's storage: its URL, and what
-        was done to it. ``path`` must be a file Gradio's upload route saved in ``uploads``; a file that
-        is not a usable image is deleted at once."""
-        source = _uploaded_file(path, uploads)
+        was done to it. ``path`` must be a file Gradio's upload route saved in ``uploads`` (never a
+        clip). Nothing is deleted here, even a file that is no image: Gradio names an upload after its
+        bytes and knows no uploader, so nothing proves it is this visitor's alone. Uploads age out
+        with Gradio's cache (``delete_cache``)."""
+        source = _uploaded_file(path, uploads, self.clips)
         label = name if isinstance(name, str) and name.strip() else source.name
         key, own_key = self.key_for(api_key)
         async with self._one_image_at_a_time(visitor):
-            try:
-                frame = await self._thread(media.load_keyframe, source, label[:80])
-            except media.MediaError:
-                source.unlink(missing_ok=True)
-                raise
+            frame = await self._thread(media.load_keyframe, source, label[:80])
             return await self._upload(frame, key, own_key, visitor), frame.notes
 
     async def continue_from(self, entry: Any, api_key: Any, visitor: Visitor) -> str:
@@ -333,6 +346,7 @@ class Studio:
         clip = self.clip_file(entry)
         key, own_key = self.key_for(api_key)
         async with self._one_image_at_a_time(visitor):
+            self._take_file_work(visitor)
             frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
             return await self._upload(frame, key, own_key, visitor)
 
@@ -360,20 +374,43 @@ class Studio:
         return chain_of([e for e in trimmed(history) if self.signer.valid(e)], entry_id)
 
     async def join_chain(self, history: Any, entry_id: str, visitor: Visitor) -> Path:
-        """The chain ending at ``entry_id`` as one MP4, joined without re-encoding."""
+        """The chain ending at ``entry_id`` as one MP4, joined without re-encoding, once: the same chain
+        asked for again (by anyone, or while it is being joined) is the same file."""
         chain = self.chain_of(history, entry_id)
         if len(chain) < 2:
             raise InvalidRequestError(["this clip does not continue another one; there is nothing to join"])
         if len(chain) > MAX_CHAIN:
             raise InvalidRequestError([f"this chain has {len(chain)} clips; at most {MAX_CHAIN} are joined"])
         clips = [self.clip_file(e) for e in chain]
-        if sum(c.stat().st_size for c in clips) > MAX_CHAIN_BYTES:
-            raise InvalidRequestError([f"these clips are over {MAX_CHAIN_BYTES // 1_000_000} MB together"])
-        output = self.clips / os.urandom(16).hex() / f"{clips[-1].stem}_chain-of-{len(clips)}.mp4"
-        output.parent.mkdir(parents=True, exist_ok=True)
-        async with self._one_image_at_a_time(visitor):
-            await self._thread(media.join_clips, clips, output, [c.name for c in clips])
+        output = self.store.chain_file(clips)
+        if output.is_file():
+            os.utime(output)  # kept a day from its last download
+            return output
+        joining = self._joins.get(output)
+        if joining is None:
+            size = sum(c.stat().st_size for c in clips)
+            if size > MAX_CHAIN_BYTES:
+                raise InvalidRequestError([f"these clips are over {MAX_CHAIN_BYTES // 1_000_000} MB together"])
+            self.store.check_room_for_spare_work(size, self.client.settings.min_free_bytes)
+            if visitor.id in self._image_busy:
+                raise BusyWithImageError()
+            self._take_file_work(visitor)
+            joining = asyncio.ensure_future(self._join(clips, output, visitor))
+            self._joins[output] = joining
+            joining.add_done_callback(lambda _: self._joins.pop(output, None))
+        await asyncio.shield(joining)  # a visitor who leaves does not stop a join others may wait for
         return output
+
+    async def _join(self, clips: list[Path], output: Path, visitor: Visitor) -> None:
+        async with self._one_image_at_a_time(visitor):
+            await self._thread(self.store.sweep_if_due)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            await self._thread(media.join_clips, clips, output, [c.name for c in clips])
+
+    def _take_file_work(self, visitor: Visitor) -> None:
+        """One of the visitor's joins or last frames (work on this server's disk and CPU, on any key)."""
+        if not self._file_work.hit(self._file_work_limit, visitor.id):
+            raise FileWorkLimitError(f"this server joins clips and takes last frames {FILE_WORK} for each visitor")
 
     def clip_file(self, entry: Any) -> Path:
         """The file of one of this server's history entries, if it still has it."""
@@ -545,12 +582,14 @@ def captions(requests: list[VideoRequest]) -> list[str]:
     return out
 
 
-def _uploaded_file(path: Any, uploads: Path) -> Path:
-    """A file Gradio's upload route saved, and nothing else: a payload naming any other path is refused."""
+def _uploaded_file(path: Any, uploads: Path, clips: Path) -> Path:
+    """A file Gradio's upload route saved, and nothing else: a payload naming any other path (a clip
+    among them) is refused."""
     if not isinstance(path, str) or not path:
         raise InvalidRequestError(["no image was received; pick or drop the image again"])
     resolved = Path(path).resolve()
-    if not resolved.is_relative_to(uploads.resolve()) or not resolved.is_file():
+    inside = resolved.is_relative_to(uploads.resolve()) and not resolved.is_relative_to(clips.resolve())
+    if not inside or not resolved.is_file():
         raise InvalidRequestError(["that image is not one uploaded to this page; pick or drop it again"])
     return resolved
 
