@@ -44,6 +44,7 @@ from ray_studio.client.errors import (
     VideoTooLargeError,
 )
 from ray_studio.client.request import VideoRequest
+from ray_studio.web.redaction import LIVE_KEYS
 
 log = logging.getLogger("ray_studio.jobs")
 
@@ -226,6 +227,10 @@ class JobBoard:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._limiter)
 
     async def _run(self, tracked: Tracked, key: str, settle: Release) -> None:
+        with LIVE_KEYS.held(key):  # kept out of the log while the job uses it (a visitor's key too)
+            await self._run_holding(tracked, key, settle)
+
+    async def _run_holding(self, tracked: Tracked, key: str, settle: Release) -> None:
         billed = False
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
@@ -254,7 +259,8 @@ class JobBoard:
 
     async def _watch_only(self, tracked: Tracked, job: Job, key: str) -> None:
         try:
-            await self._follow(tracked, job, key, learn=False)
+            with LIVE_KEYS.held(key):
+                await self._follow(tracked, job, key, learn=False)
         except RayError as err:
             self._fail(tracked, err)
         except Exception:

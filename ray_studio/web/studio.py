@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from limits.strategies import MovingWindowRateLimiter
 from ray_studio.client import media
 from ray_studio.client.client import RayClient, VideoResult
 from ray_studio.client.clip_files import clip_name, keep
-from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError, redact
+from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError
 from ray_studio.client.request import VideoRequest, format_usd
 from ray_studio.client.settings import env_bool, env_whole
 from ray_studio.web.board import JobBoard, Release, Tracked
@@ -45,6 +45,7 @@ from ray_studio.web.history import (
     trimmed,
     with_entry,
 )
+from ray_studio.web.redaction import LIVE_KEYS, RedactKeys
 from ray_studio.web.spending import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
 
 log = logging.getLogger("ray_studio")
@@ -72,36 +73,6 @@ def parse_auth(raw: str) -> tuple[tuple[str, str], ...]:
             raise InvalidRequestError([f"RAY_AUTH must be user:password pairs separated by commas ({named} is not)"])
         pairs.append((user.strip(), password))
     return tuple(pairs)
-
-
-class RedactKeys(logging.Filter):
-    """Hides every piece of the page's key (and any key handed in) in every log record, whoever logs it."""
-
-    def __init__(self, secrets: Callable[[], Iterable[str | None]]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        secrets = [s for s in self.secrets() if s]
-        if secrets:
-            message = record.getMessage()
-            hidden = redact(message, secrets)
-            if hidden != message:
-                record.msg, record.args = hidden, None
-        return True
-
-    @classmethod
-    def install(cls, secrets: Callable[[], Iterable[str | None]]) -> RedactKeys:
-        keep = cls(secrets)
-        root = logging.getLogger()
-        for old in [f for f in root.filters if isinstance(f, cls)]:
-            root.removeFilter(old)
-        root.addFilter(keep)
-        for handler in root.handlers:
-            for old in [f for f in handler.filters if isinstance(f, cls)]:
-                handler.removeFilter(old)
-            handler.addFilter(keep)
-        return keep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,18 +308,20 @@ class Studio:
         source = _uploaded_file(path, uploads, self.clips)
         label = name if isinstance(name, str) and name.strip() else source.name
         key, own_key = self.key_for(api_key)
-        async with self._one_image_at_a_time(visitor):
-            frame = await self._thread(media.load_keyframe, source, label[:80])
-            return await self._upload(frame, key, own_key, visitor), frame.notes
+        with LIVE_KEYS.held(key if own_key else None):
+            async with self._one_image_at_a_time(visitor):
+                frame = await self._thread(media.load_keyframe, source, label[:80])
+                return await self._upload(frame, key, own_key, visitor), frame.notes
 
     async def continue_from(self, entry: Any, api_key: Any, visitor: Visitor) -> str:
         """The last frame of a clip in a visitor's history, hosted to be the next clip's start image."""
         clip = self.clip_file(entry)
         key, own_key = self.key_for(api_key)
-        async with self._one_image_at_a_time(visitor):
-            self._take_file_work(visitor)
-            frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
-            return await self._upload(frame, key, own_key, visitor)
+        with LIVE_KEYS.held(key if own_key else None):
+            async with self._one_image_at_a_time(visitor):
+                self._take_file_work(visitor)
+                frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
+                return await self._upload(frame, key, own_key, visitor)
 
     async def _upload(self, frame: media.Keyframe, key: str, own_key: bool, visitor: Visitor) -> str:
         if not own_key and not self._uploads.hit(self._upload_limit, visitor.id):
@@ -597,6 +570,7 @@ def _uploaded_file(path: Any, uploads: Path, clips: Path) -> Path:
 __all__ = [
     "AppSettings",
     "InvalidRequestError",
+    "RedactKeys",
     "Studio",
     "TooManyRunningError",
     "entry_for",
