@@ -12,7 +12,10 @@ import asyncio
 import collections
 import contextlib
 import functools
+import hashlib
+import hmac
 import logging
+import os
 import statistics
 import threading
 import time
@@ -53,6 +56,14 @@ PHASES = ("waiting", "submitting", "QUEUED", "PROCESSING", "downloading", "done"
 FINISHED = ("done", "failed", "stopped")
 
 
+_KEY_TAGS = os.urandom(32)
+
+
+def key_tag(key: str) -> str:
+    """A digest telling keys apart in memory, useless for guessing one (keyed with a secret of this process)."""
+    return hmac.new(_KEY_TAGS, key.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 class Release:
     """What a tracked job owes its spending admission when it ends: ``release`` always (the upstream
     request ended), ``refund`` too when the clip cannot have been billed. Both default to nothing."""
@@ -84,6 +95,8 @@ class Tracked:
     error: RayError | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     follow_only: bool = False  # picked up by its job id: no submission, no slot
+    shared: bool = False  # followed from a signed entry the board did not know: every holder's of it
+    key_tag: str = ""  # which key follows it (a keyed digest, never the key)
     fetch_failed: bool = False  # Segmind has (or may still make) the clip; a later visit fetches it
     maybe_billed: bool = False  # it failed in a way that may have been charged
     task: asyncio.Task | None = None
@@ -93,6 +106,13 @@ class Tracked:
     @property
     def finished(self) -> bool:
         return self.phase in FINISHED
+
+    def followable_by(self, visitor_id: str, key: str | None) -> bool:
+        """Whether this visitor may watch this job: the one who started it (or first followed it), or,
+        for a shared job, anyone following it with the same key, or anyone once its clip is made."""
+        if visitor_id == self.owner:
+            return True
+        return self.shared and (self.result is not None or (key is not None and key_tag(key) == self.key_tag))
 
     @property
     def elapsed(self) -> float:
@@ -164,7 +184,7 @@ class JobBoard:
     def start(
         self, request: VideoRequest, key: str, owner: str, target: Path, settle: Release, ticket: str | None = None
     ) -> Tracked:
-        tracked = Tracked(request, owner, target)
+        tracked = Tracked(request, owner, target, key_tag=key_tag(key))
         tracked.ticket = ticket or tracked.ticket
         self._remember(tracked)
         tracked.task = asyncio.create_task(self._run(tracked, key, settle), name=f"ray-job-{tracked.ticket}")
@@ -178,14 +198,18 @@ class JobBoard:
         target: Path,
         request: VideoRequest | None = None,
         ticket: str | None = None,
+        *,
+        shared: bool = False,
     ) -> Tracked:
         """Follow a job Segmind already has (after a restart or from another replica): no new
-        submission, no slot, nothing to settle."""
+        submission, no slot, nothing to settle. ``shared``: whose it is is not known here (see
+        ``Tracked.followable_by``)."""
         known = self._by_job.get(job_id)
         if known is not None:
             return known
         job = self.client.job(job_id, request)
-        tracked = Tracked(request, owner, target, phase="QUEUED", job_id=job.id, follow_only=True)
+        tracked = Tracked(request, owner, target, phase="QUEUED", job_id=job.id, follow_only=True, shared=shared,
+                          key_tag=key_tag(key))  # fmt: skip
         tracked.ticket = ticket or tracked.ticket
         self._remember(tracked)
         self._by_job[job.id] = tracked  # at once: a second pick-up of the same job finds this one

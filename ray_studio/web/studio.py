@@ -451,35 +451,57 @@ class Studio:
     def pick_up(self, history: Any, api_key: Any, visitor: Visitor) -> list[tuple[Tracked, bool]]:
         """The clips a visitor's history says are still being made, followed again: by this server's
         board if it knows them, else by their Segmind job id (a status check, never a new submission).
-        Only entries this server signed count, and a job another visitor started is not theirs."""
+        Only entries this server signed count. A job this server started is its starter's alone; one
+        followed from an entry after a restart (when nobody can know whose it was) is every holder's of
+        that entry on the same key: each gets the clip, and Segmind is asked once."""
         found: list[tuple[Tracked, bool]] = []
         for entry in trimmed(history):
             if entry.get("state") != "running" or not self.signer.valid(entry):
                 continue
             own_key = bool(entry.get("own_key"))
-            job_id = entry.get("job") if isinstance(entry.get("job"), str) else None
-            # A clip made on the visitor's own key is followed anew with that key only, once it is pasted.
-            keyless = own_key and not (isinstance(api_key, str) and api_key.strip())
-            tracked = self.board.get(job_id or "") or self.board.get(str(entry.get("id")))
-            if tracked is not None and tracked.fetch_failed and tracked.owner == visitor.id and not keyless:
-                self.board.forget(tracked)  # made, but not fetched here (a cut download, a full disk): again
-                tracked = None
-            if tracked is None and job_id and not keyless and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
-                try:
-                    tracked = self._follow_entry(entry, job_id, api_key if own_key else "", visitor)
-                except RayError:
-                    continue
-            if tracked is not None and tracked.owner == visitor.id:
+            tracked = self._pick_up_entry(entry, self._follow_key(api_key, own_key), visitor)
+            if tracked is not None:
                 found.append((tracked, own_key))
         return found
 
-    def _follow_entry(self, entry: dict, job_id: str, api_key: Any, visitor: Visitor) -> Tracked:
-        key, _ = self.key_for(api_key)
+    def _follow_key(self, api_key: Any, own_key: bool) -> str | None:
+        """The key a clip is followed anew with: the page's, or for a clip made on the visitor's own
+        key, that key only, once it is pasted. None when there is none."""
+        if own_key and not (isinstance(api_key, str) and api_key.strip()):
+            return None
+        try:
+            key, _ = self.key_for(api_key if own_key else "")
+        except RayError:
+            return None
+        return key
+
+    def _pick_up_entry(self, entry: dict, key: str | None, visitor: Visitor) -> Tracked | None:
+        job_id = entry.get("job") if isinstance(entry.get("job"), str) else None
+        tracked = self.board.get(job_id or "") or self.board.get(str(entry.get("id")))
+        shared = tracked is None  # the board does not know it (a restart): whoever holds the entry
+        if tracked is not None and not tracked.followable_by(visitor.id, key):
+            if not (tracked.shared and tracked.finished and tracked.result is None and key):
+                return None  # another visitor's, or still being followed on another key
+            tracked, shared = self._forget(tracked)  # another key could not fetch it: this one tries
+        elif tracked is not None and tracked.fetch_failed and key:
+            tracked, shared = self._forget(tracked)  # made, but not fetched here (a cut download, a full disk)
+        if tracked is None and job_id and key and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
+            try:
+                tracked = self._follow_entry(entry, job_id, key, visitor, shared)
+            except RayError:
+                return None
+        return tracked
+
+    def _forget(self, tracked: Tracked) -> tuple[None, bool]:
+        self.board.forget(tracked)
+        return None, tracked.shared
+
+    def _follow_entry(self, entry: dict, job_id: str, key: str, visitor: Visitor, shared: bool) -> Tracked:
         request = request_of(entry)
         ticket = str(entry.get("id"))
         ticket = ticket if ENTRY_ID.fullmatch(ticket) else os.urandom(16).hex()
         target = self._target(request, ticket)
-        return self.board.follow(job_id, key, visitor.id, target, request, ticket)
+        return self.board.follow(job_id, key, visitor.id, target, request, ticket, shared=shared)
 
 
 def _give_back(deciding: asyncio.Future) -> None:
