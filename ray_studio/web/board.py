@@ -71,8 +71,13 @@ class Release:
     def __init__(self, release: Callable[[], None] | None = None, refund: Callable[[], None] | None = None) -> None:
         self._release = release
         self._refund = refund
+        self.settled = False
 
     def settle(self, billed: bool) -> None:
+        """Once only; a second call does nothing."""
+        if self.settled:
+            return
+        self.settled = True
         if not billed and self._refund:
             self._refund()
         if self._release:
@@ -143,6 +148,14 @@ class Tracked:
         return self.result
 
 
+def _stopped_before_it_ran(tracked: Tracked, settle: Release, task: asyncio.Task) -> None:
+    """A job cancelled before its task first ran (a Cancel at once) never reached ``_run``, which
+    settles every other: nothing was sent, so it stops here and its admission is given back whole."""
+    if task.cancelled() and tracked.phase == "waiting":
+        tracked._set("stopped")
+        settle.settle(billed=False)
+
+
 class JobBoard:
     """Starts and follows generations for the page and the API, at most ``concurrency`` upstream at
     once (more wait for a slot, visibly, costing nothing), and learns how long jobs take."""
@@ -188,6 +201,7 @@ class JobBoard:
         tracked.ticket = ticket or tracked.ticket
         self._remember(tracked)
         tracked.task = asyncio.create_task(self._run(tracked, key, settle), name=f"ray-job-{tracked.ticket}")
+        tracked.task.add_done_callback(functools.partial(_stopped_before_it_ran, tracked, settle))
         return tracked
 
     def follow(
