@@ -381,7 +381,10 @@ class RayClient:
         host = urlsplit(url).netloc
         scope = current_abort_scope()
         if scope is not None and scope.cancel is not None and scope.cancel.is_set():
-            return CancelledError("stopped while waiting for Segmind; the request was closed")
+            return CancelledError(
+                "stopped while waiting for Segmind; the request was closed",
+                action="No video was saved; if Segmind had started the clip, it may be billed.",
+            )
         if isinstance(err, requests.exceptions.ConnectTimeout):
             return APITimeoutError(
                 f"could not connect to {host} within {s.connect_timeout:g} s",
@@ -437,15 +440,17 @@ class RayClient:
         self, send: Callable[[], requests.Response], progress: ProgressCallback | None, cancel: threading.Event | None
     ) -> tuple[requests.Response, int]:
         attempt = 0
+        billable = False  # an earlier try may have been charged (a resent gateway error)
         while True:
             attempt += 1
             if cancel is not None and cancel.is_set():
                 stopped = CancelledError("stopped before sending" if attempt == 1 else "stopped while waiting to retry")
-                stopped.nothing_sent = attempt == 1
+                stopped.nothing_sent = not billable  # nothing sent, or each try refused before Segmind began
                 raise stopped
             try:
                 return send(), attempt
             except RayError as err:
+                billable = billable or not surely_not_billed(err)
                 wait = self._retry_wait(err, attempt)
                 if wait is None:
                     raise
