@@ -27,12 +27,13 @@ from ray_studio.client.errors import API_KEYS_PAGE, InvalidRequestError
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, MAX_PROMPT_CHARS
 from ray_studio.web.board import JobBoard
 from ray_studio.web.config import AppSettings, read_settings
-from ray_studio.web.gradio_tweaks import guard_inputs, lighter_sessions, serve_as_is
+from ray_studio.web.gradio_tweaks import clip_folder, guard_inputs, lighter_sessions, serve_as_is
 from ray_studio.web.history import entry_line, form_values
 from ray_studio.web.http_guard import HttpGuard
 from ray_studio.web.page import CARD_LIMIT, Page
+from ray_studio.web.redaction import RedactKeys
 from ray_studio.web.spending import SpendGate, SpendPolicy
-from ray_studio.web.studio import RedactKeys, Studio
+from ray_studio.web.studio import Studio
 
 log = logging.getLogger("ray_studio")
 ASSETS = Path(__file__).with_name("assets")
@@ -142,8 +143,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
     settings = settings or AppSettings()
     policy = policy or SpendPolicy()
     uploads = Path(get_upload_folder())
-    clips = uploads / "ray-studio"
-    clips.mkdir(parents=True, exist_ok=True)
+    clips = clip_folder(uploads)
     board = JobBoard(
         client, concurrency=settings.concurrency, threads=settings.concurrency + 8, keep_finished=settings.clip_max_age
     )

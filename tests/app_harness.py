@@ -15,6 +15,7 @@ from gradio.utils import get_upload_folder
 import app
 from ray_studio.client.client import RayClient
 from ray_studio.client.settings import Settings
+from ray_studio.web.clip_store import clip_folder_beside
 from ray_studio.web.spending import SpendPolicy
 from tests.conftest import free_port
 
@@ -27,11 +28,11 @@ class RunningApp:
     url: str
     demo: gr.Blocks
     client: RayClient
-    cache_dir: Path  # Gradio's cache folder for this app, where the clips are written
+    cache_dir: Path  # Gradio's cache folder for this app, where uploads go (clips have their own folder)
 
     @property
     def clips(self) -> Path:
-        return self.cache_dir / "ray-studio"
+        return clip_folder_beside(self.cache_dir)
 
 
 def client_settings(base_url: str, owner_key: str | None, **changes) -> Settings:

@@ -218,12 +218,12 @@ def test_run_history_is_off_so_no_visitor_key_is_recorded_anywhere(studio):
     assert json.loads(fetch(studio.url + "config"))["run_history"] is False
 
 
-def test_clips_are_served_from_gradios_cache_without_a_copy(studio, api, upstream):
-    generate(api)
-    cache = studio.cache_dir
-    clips = list((cache / "ray-studio").rglob("*.mp4"))
+def test_clips_are_served_from_their_own_folder_apart_from_uploads_without_a_copy(studio, api, upstream):
+    video, _ = generate(api)
+    clips = list(studio.clips.rglob("*.mp4"))
     assert clips and all(p.read_bytes()[: len(upstream.video)] == upstream.video for p in clips)
-    assert sorted(cache.rglob("*.mp4")) == sorted(clips)
+    assert not studio.clips.is_relative_to(studio.cache_dir) and list(studio.cache_dir.rglob("*.mp4")) == []
+    assert Path(video).name in {p.name for p in clips}
 
 
 def test_old_clips_are_cleaned_up_on_a_schedule(studio):

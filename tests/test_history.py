@@ -124,6 +124,100 @@ def test_a_job_another_visitor_started_is_not_picked_up_for_someone_else(studio,
     assert stolen == [] and len(mine) == 1
 
 
+def restarted(studio: Studio) -> Studio:
+    """The same server after a restart: the same key and clip folder, a board that knows no job."""
+    client = RayClient(client_settings(studio.client.settings.base_url, studio.client.settings.api_key))
+    return Studio(client, JobBoard(client, concurrency=8, threads=8), SpendGate(UNLIMITED), studio.clips)
+
+
+async def job_before_a_restart(studio: Studio, owner_standin, visitor: Visitor, own_key: bool = False) -> list[dict]:
+    """A clip started before a restart, still being made: the history its maker's browser keeps."""
+    owner_standin.default = Reply(processing=0.5)
+    tracked, _ = await studio.start(VideoRequest("alice's clip"), "", visitor)
+    while tracked.job_id is None:
+        await asyncio.sleep(0.02)
+    tracked.task.cancel()  # the server stops: the job goes on at Segmind
+    return [studio.signer.sign({**history.entry_for(tracked, own_key), "state": "running"})]
+
+
+def test_after_a_restart_a_copied_entry_picked_up_first_does_not_lock_out_its_maker(studio, owner_standin):
+    async def scenario():
+        entries = await job_before_a_restart(studio, owner_standin, ALICE)
+        later = restarted(studio)
+        [(mallorys, _)] = later.pick_up(entries, "", MALLORY)  # a copy of Alice's history, picked up first
+        [(alices, _)] = later.pick_up(entries, "", ALICE)
+        await alices.outcome()
+        return later, alices, mallorys, later.remember(entries, alices, False)
+
+    later, alices, mallorys, [entry] = run(scenario())
+    assert alices is mallorys and alices.result is not None  # one job followed, both get the clip
+    assert entry["state"] == "done" and later.clip_file(entry).read_bytes() == owner_standin.video
+    assert len(owner_standin.submissions) == 1
+    later.client.close()
+
+
+def test_after_a_restart_a_copied_entry_followed_on_another_key_does_not_lock_out_its_maker(tmp_path):
+    alices_key, mallorys_key = "sg_alice_own_key_0123456789", "sg_mallory_own_key_9876543210"
+    with SegmindStandIn(api_key=alices_key) as alices_account:
+        client = RayClient(client_settings(alices_account.base_url, None))
+        before = Studio(client, JobBoard(client, concurrency=8, threads=8), SpendGate(UNLIMITED), tmp_path)
+
+        async def scenario():
+            alices_account.default = Reply(processing=0.5)
+            job = await asyncio.to_thread(client.submit, VideoRequest("alice's clip"), alices_key)
+            entry = {"id": "a" * 32, "job": job.id, "state": "running", "own_key": True, "prompt": "alice's clip"}
+            entries = [before.signer.sign(entry)]
+            later = restarted(before)
+            [(mallorys, _)] = later.pick_up(entries, mallorys_key, MALLORY)  # Segmind refuses her key
+            with pytest.raises(RayError):
+                await mallorys.outcome()
+            [(alices, _)] = later.pick_up(entries, alices_key, ALICE)
+            return mallorys, alices, await alices.outcome()
+
+        mallorys, alices, result = run(scenario())
+        client.close()
+    assert alices is not mallorys and result.path.read_bytes() == alices_account.video
+    assert len(alices_account.submissions) == 1
+
+
+def test_before_a_restart_a_clip_whose_download_failed_is_fetched_again_by_its_maker_only(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(size=2_000_000, output_cuts=4)  # every try of the first fetch is cut
+        tracked, own_key = await studio.start(VideoRequest("a fox cut short"), "", ALICE)
+        with pytest.raises(RayError):
+            await tracked.outcome()
+        entries = studio.remember([], tracked, own_key)
+        stolen = studio.pick_up(entries, "", MALLORY)  # a copy of Alice's history
+        [(again, _)] = studio.pick_up(entries, "", ALICE)
+        return stolen, again, await again.outcome()
+
+    stolen, again, result = run(scenario())
+    assert stolen == [] and again.owner == ALICE.id and result.path.stat().st_size == 2_000_000
+    assert len(owner_standin.submissions) == 1
+
+
+def test_after_a_restart_a_clip_whose_download_failed_is_fetched_again_by_any_holder_of_its_entry(
+    studio, owner_standin
+):
+    async def scenario():
+        entries = await job_before_a_restart(studio, owner_standin, ALICE)
+        for job in owner_standin.jobs.values():
+            job.output_cuts = 4  # every try of the first fetch after the restart is cut
+        later = restarted(studio)
+        [(first, _)] = later.pick_up(entries, "", ALICE)
+        with pytest.raises(RayError):
+            await first.outcome()
+        [(again, _)] = later.pick_up(entries, "", MALLORY)  # a copy of Alice's history
+        await again.outcome()
+        [(alices, _)] = later.pick_up(entries, "", ALICE)
+        return later, first, again, alices
+
+    later, first, again, alices = run(scenario())
+    assert first.fetch_failed and again is not first and alices is again and again.result is not None
+    assert len(owner_standin.submissions) == 1
+    later.client.close()
+
+
 def test_a_padded_or_unsigned_job_id_is_not_followed(studio, owner_standin):
     async def scenario():
         owner_standin.default = Reply(processing=5)
@@ -254,11 +348,21 @@ def _uploaded(studio: Studio, tmp_path, name: str, data: bytes):
     return path, folder
 
 
-def test_a_file_that_is_not_an_image_is_deleted_at_once(studio, tmp_path, owner_standin):
+def test_a_file_that_is_not_an_image_is_refused_and_left_where_it_is(studio, tmp_path, owner_standin):
     path, uploads = _uploaded(studio, tmp_path, "cat.png", b"not a picture at all" * 10)
     with pytest.raises(RayError, match=r"cat\.png"):
         run(studio.keyframe(str(path), "cat.png", "", ALICE, uploads))
-    assert not path.exists() and owner_standin.received == []
+    assert path.exists() and owner_standin.received == []
+
+
+def test_a_clip_sent_as_an_uploaded_image_is_refused_and_kept(studio, tmp_path, owner_standin):
+    (entry,) = run(make(studio, ALICE))
+    clip = studio.clip_file(entry)
+    for uploads in (tmp_path / "uploads", tmp_path):  # the clip folder apart from uploads, or inside them
+        uploads.mkdir(exist_ok=True)
+        with pytest.raises(RayError, match="not one uploaded to this page"):
+            run(studio.keyframe(str(clip), "clip.png", "", MALLORY, uploads))
+    assert clip.read_bytes() == owner_standin.video and owner_standin.uploads == []
 
 
 def test_a_second_image_from_the_same_visitor_while_one_is_prepared_is_refused(studio, tmp_path):

@@ -16,12 +16,13 @@ from typing import TextIO
 
 from ray_studio.client.cli_plan import Frame, plan_run
 from ray_studio.client.cli_progress import Lines, Ticker
-from ray_studio.client.client import RayClient, surely_not_billed
+from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import sidecar, write_sidecar
 from ray_studio.client.errors import InvalidRequestError, JobFailedError, JobNotFoundError, RayError, redact
 from ray_studio.client.job import Job, Update, VideoResult
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
+from ray_studio.client.transport import surely_not_billed
 from ray_studio.client.wording import format_usd
 
 CANCEL_GRACE_SECONDS = 5.0  # after Ctrl-C, how long clips being made get to stop and say where they are

@@ -24,9 +24,6 @@ from ray_studio.client import direct_call, downloads, job_queue
 from ray_studio.client import upload as storage
 from ray_studio.client.answers import job_status
 from ray_studio.client.errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
     CancelledError,
     InvalidRequestError,
     InvalidResponseError,
@@ -50,7 +47,7 @@ from ray_studio.client.job import (
 )
 from ray_studio.client.request import VideoRequest, private_host_problem
 from ray_studio.client.settings import KEY_PATTERN, Settings, origin
-from ray_studio.client.transport import Transport, may_have_reached
+from ray_studio.client.transport import Transport
 
 if TYPE_CHECKING:
     from ray_studio.client.media import Keyframe
@@ -58,16 +55,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ray_client")
 
 QUEUE_RECHECK = 600  # seconds the v1 call stands in for a queue that answered 404
-
-
-def surely_not_billed(err: RayError) -> bool:
-    """True when a failed generation cannot have been charged: refused locally, refused by Segmind
-    with a 4xx before it started, or never connected. Anything else may have been billed."""
-    if isinstance(err, InvalidRequestError) or getattr(err, "nothing_sent", False):
-        return True
-    if isinstance(err, APIStatusError) and err.status is not None and 400 <= err.status < 500:
-        return True
-    return isinstance(err, (APIConnectionError, APITimeoutError)) and not may_have_reached(err)
 
 
 class RayClient:

@@ -26,10 +26,12 @@ from ray_studio.client.answers import (
 )
 from ray_studio.client.errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     BadGatewayError,
     CancelledError,
     GatewayTimeoutError,
+    InvalidRequestError,
     InvalidResponseError,
     RateLimitError,
     RayError,
@@ -123,6 +125,16 @@ class WatchedAdapter(requests.adapters.HTTPAdapter):
             "http": _watched(urllib3.HTTPConnectionPool),
             "https": _watched(urllib3.HTTPSConnectionPool),
         }
+
+
+def surely_not_billed(err: RayError) -> bool:
+    """True when a failed generation cannot have been charged: refused locally, refused by Segmind
+    with a 4xx before it started, or never connected. Anything else may have been billed."""
+    if isinstance(err, InvalidRequestError) or getattr(err, "nothing_sent", False):
+        return True
+    if isinstance(err, APIStatusError) and err.status is not None and 400 <= err.status < 500:
+        return True
+    return isinstance(err, (APIConnectionError, APITimeoutError)) and not may_have_reached(err)
 
 
 def may_have_reached(err: RayError) -> bool:
@@ -228,7 +240,10 @@ class Transport:
         host = urlsplit(url).netloc
         scope = current_abort_scope()
         if scope is not None and scope.cancel is not None and scope.cancel.is_set():
-            return CancelledError("stopped while waiting for Segmind; the request was closed")
+            return CancelledError(
+                "stopped while waiting for Segmind; the request was closed",
+                action="No video was saved; if Segmind had started the clip, it may be billed.",
+            )
         if isinstance(err, requests.exceptions.ConnectTimeout):
             return APITimeoutError(
                 f"could not connect to {host} within {s.connect_timeout:g} s",
@@ -293,15 +308,17 @@ class Transport:
     ) -> tuple[Response, int]:
         """``send()``'s answer and the attempts it took, resending as ``_retry_wait`` allows."""
         attempt = 0
+        billable = False  # an earlier try may have been charged (a resent gateway error)
         while True:
             attempt += 1
             if cancel is not None and cancel.is_set():
                 stopped = CancelledError("stopped before sending" if attempt == 1 else "stopped while waiting to retry")
-                stopped.nothing_sent = attempt == 1
+                stopped.nothing_sent = not billable  # nothing sent, or each try refused before Segmind began
                 raise stopped
             try:
                 return send(), attempt
             except RayError as err:
+                billable = billable or not surely_not_billed(err)
                 wait = self._retry_wait(err, attempt)
                 if wait is None:
                     raise

@@ -12,7 +12,10 @@ import asyncio
 import collections
 import contextlib
 import functools
+import hashlib
+import hmac
 import logging
+import os
 import statistics
 import threading
 import time
@@ -25,7 +28,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from ray_studio.client.client import RayClient, surely_not_billed
+from ray_studio.client.client import RayClient
 from ray_studio.client.errors import (
     CancelledError,
     ClipNotSavedError,
@@ -37,12 +40,22 @@ from ray_studio.client.errors import (
 )
 from ray_studio.client.job import Job, JobStatus, PollPlan, VideoResult, typical_seconds
 from ray_studio.client.request import VideoRequest
+from ray_studio.client.transport import surely_not_billed
+from ray_studio.web.redaction import LIVE_KEYS
 
 log = logging.getLogger("ray_studio.jobs")
 
 # What a watcher sees, in order. "stopped": nothing was sent (cancelled while waiting for a slot).
 PHASES = ("waiting", "submitting", "QUEUED", "PROCESSING", "downloading", "done", "failed", "stopped")
 FINISHED = ("done", "failed", "stopped")
+
+
+_KEY_TAGS = os.urandom(32)
+
+
+def key_tag(key: str) -> str:
+    """A digest telling keys apart in memory, useless for guessing one (keyed with a secret of this process)."""
+    return hmac.new(_KEY_TAGS, key.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class Release:
@@ -52,8 +65,13 @@ class Release:
     def __init__(self, release: Callable[[], None] | None = None, refund: Callable[[], None] | None = None) -> None:
         self._release = release
         self._refund = refund
+        self.settled = False
 
     def settle(self, billed: bool) -> None:
+        """Once only; a second call does nothing."""
+        if self.settled:
+            return
+        self.settled = True
         if not billed and self._refund:
             self._refund()
         if self._release:
@@ -76,6 +94,8 @@ class Tracked:
     error: RayError | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     follow_only: bool = False  # picked up by its job id: no submission, no slot
+    shared: bool = False  # followed from a signed entry the board did not know: every holder's of it
+    key_tag: str = ""  # which key follows it (a keyed digest, never the key)
     fetch_failed: bool = False  # Segmind has (or may still make) the clip; a later visit fetches it
     maybe_billed: bool = False  # it failed in a way that may have been charged
     task: asyncio.Task | None = None
@@ -85,6 +105,13 @@ class Tracked:
     @property
     def finished(self) -> bool:
         return self.phase in FINISHED
+
+    def followable_by(self, visitor_id: str, key: str | None) -> bool:
+        """Whether this visitor may watch this job: the one who started it (or first followed it), or,
+        for a shared job, anyone following it with the same key, or anyone once its clip is made."""
+        if visitor_id == self.owner:
+            return True
+        return self.shared and (self.result is not None or (key is not None and key_tag(key) == self.key_tag))
 
     @property
     def elapsed(self) -> float:
@@ -113,6 +140,14 @@ class Tracked:
             raise self.error
         assert self.result is not None
         return self.result
+
+
+def _stopped_before_it_ran(tracked: Tracked, settle: Release, task: asyncio.Task) -> None:
+    """A job cancelled before its task first ran (a Cancel at once) never reached ``_run``, which
+    settles every other: nothing was sent, so it stops here and its admission is given back whole."""
+    if task.cancelled() and tracked.phase == "waiting":
+        tracked._set("stopped")
+        settle.settle(billed=False)
 
 
 class JobBoard:
@@ -156,10 +191,11 @@ class JobBoard:
     def start(
         self, request: VideoRequest, key: str, owner: str, target: Path, settle: Release, ticket: str | None = None
     ) -> Tracked:
-        tracked = Tracked(request, owner, target)
+        tracked = Tracked(request, owner, target, key_tag=key_tag(key))
         tracked.ticket = ticket or tracked.ticket
         self._remember(tracked)
         tracked.task = asyncio.create_task(self._run(tracked, key, settle), name=f"ray-job-{tracked.ticket}")
+        tracked.task.add_done_callback(functools.partial(_stopped_before_it_ran, tracked, settle))
         return tracked
 
     def follow(
@@ -170,14 +206,18 @@ class JobBoard:
         target: Path,
         request: VideoRequest | None = None,
         ticket: str | None = None,
+        *,
+        shared: bool = False,
     ) -> Tracked:
         """Follow a job Segmind already has (after a restart or from another replica): no new
-        submission, no slot, nothing to settle."""
+        submission, no slot, nothing to settle. ``shared``: whose it is is not known here (see
+        ``Tracked.followable_by``)."""
         known = self._by_job.get(job_id)
         if known is not None:
             return known
         job = self.client.job(job_id, request)
-        tracked = Tracked(request, owner, target, phase="QUEUED", job_id=job.id, follow_only=True)
+        tracked = Tracked(request, owner, target, phase="QUEUED", job_id=job.id, follow_only=True, shared=shared,
+                          key_tag=key_tag(key))  # fmt: skip
         tracked.ticket = ticket or tracked.ticket
         self._remember(tracked)
         self._by_job[job.id] = tracked  # at once: a second pick-up of the same job finds this one
@@ -219,6 +259,10 @@ class JobBoard:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._limiter)
 
     async def _run(self, tracked: Tracked, key: str, settle: Release) -> None:
+        with LIVE_KEYS.held(key):  # kept out of the log while the job uses it (a visitor's key too)
+            await self._run_holding(tracked, key, settle)
+
+    async def _run_holding(self, tracked: Tracked, key: str, settle: Release) -> None:
         billed = False
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
@@ -247,7 +291,8 @@ class JobBoard:
 
     async def _watch_only(self, tracked: Tracked, job: Job, key: str) -> None:
         try:
-            await self._follow(tracked, job, key, learn=False)
+            with LIVE_KEYS.held(key):
+                await self._follow(tracked, job, key, learn=False)
         except RayError as err:
             self._fail(tracked, err)
         except Exception:

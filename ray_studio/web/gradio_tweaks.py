@@ -9,11 +9,23 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from ray_studio.web.clip_store import clip_folder_beside
+
 
 def serve_as_is(value: str | Path | None) -> FileData | None:
     """A Video's postprocess for Segmind's H.264 MP4s, already in Gradio's cache: served as they are,
     with no ffprobe and no re-encoding of a clip Gradio does not recognise."""
     return FileData(path=str(value), mime_type="video/mp4") if value else None
+
+
+def clip_folder(uploads: Path) -> Path:
+    """The page's clip folder, beside Gradio's upload folder ``uploads`` and never inside it, made and
+    served as it is: Gradio's static paths are neither copied into its cache nor taken as uploads, so a
+    clip's path sent back as an upload is refused (and the old clips are swept by ``ClipStore``)."""
+    folder = clip_folder_beside(uploads)
+    folder.mkdir(parents=True, exist_ok=True)
+    gr.set_static_paths([folder])
+    return folder
 
 
 def lighter_sessions() -> None:

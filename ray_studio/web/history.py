@@ -3,8 +3,9 @@
 Entries live in the visitor's own browser (Gradio's BrowserState) and come back as an input to
 events, so the server trusts nothing in them but what it signed: the entry's id, its Segmind job id,
 its file and whose key made it. A forged or edited entry cannot name a clip or job this server never
-put in an entry, or join a clip to itself fifty times; whose an entry is, the job board knows while
-it knows the clip (after a restart, an entry copied out of another browser is followed as its holder's).
+put in an entry, or join a clip to itself fifty times. A signature says who issued an entry, not who
+holds it: a copied entry is a link to its clip. Whose a clip in the making is, the job board knows
+while it follows it; after a restart every holder of the entry follows it (``Studio.pick_up``).
 No server path and no key is ever in an entry.
 """
 

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,13 @@ from limits.strategies import MovingWindowRateLimiter
 from ray_studio.client import media
 from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import clip_name, keep
-from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError, redact
+from ray_studio.client.errors import InvalidRequestError, MissingAPIKeyError, OutputNotWritableError, RayError
 from ray_studio.client.job import VideoResult
 from ray_studio.client.request import DEFAULT_DURATION, DURATIONS, VideoRequest, clip_price, coerce_duration
 from ray_studio.client.variants import plan_variants
 from ray_studio.client.wording import clock, format_usd
 from ray_studio.web.board import JobBoard, Release, Tracked
+from ray_studio.web.clip_store import ClipStore
 from ray_studio.web.config import AppSettings
 from ray_studio.web.history import (
     ENTRY_FILE,
@@ -46,6 +47,7 @@ from ray_studio.web.history import (
     with_entry,
 )
 from ray_studio.web.identity import Visitor
+from ray_studio.web.redaction import LIVE_KEYS
 from ray_studio.web.spending import OwnKeyRequiredError, SpendGate, SpendPolicy
 
 log = logging.getLogger("ray_studio")
@@ -53,40 +55,13 @@ log = logging.getLogger("ray_studio")
 OWN_KEY_IN_FLIGHT = 8  # clips one visitor may have waiting or running at once on their own key
 PICK_UP_AT_ONCE = 4  # clips from before a restart one visitor may have followed again at once
 UPLOADS_ON_OWNER_KEY = "20 per 10 minutes"  # keyframe uploads one visitor may make on the page's key
+FILE_WORK = "12 per 10 minutes"  # joins and last frames one visitor may ask this server for, on any key
 LOST_WHILE_SENDING = "The server restarted while this clip was being sent, so it cannot be fetched: Re-run to make it."
 FOLDER_CHECK_EVERY = 5.0  # seconds a proof that the clip folder takes a clip stays good
 MAX_CHAIN_BYTES = 600_000_000  # a joined chain: twelve long clips, with room
 IMAGE_WORK_AT_ONCE = 2  # a 52 MP PNG takes up to 0.5 GB to check; two at a time on a small machine
 
 
-class RedactKeys(logging.Filter):
-    """Hides every piece of the page's key (and any key handed in) in every log record, whoever logs it."""
-
-    def __init__(self, secrets: Callable[[], Iterable[str | None]]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        secrets = [s for s in self.secrets() if s]
-        if secrets:
-            message = record.getMessage()
-            hidden = redact(message, secrets)
-            if hidden != message:
-                record.msg, record.args = hidden, None
-        return True
-
-    @classmethod
-    def install(cls, secrets: Callable[[], Iterable[str | None]]) -> RedactKeys:
-        keep = cls(secrets)
-        root = logging.getLogger()
-        for old in [f for f in root.filters if isinstance(f, cls)]:
-            root.removeFilter(old)
-        root.addFilter(keep)
-        for handler in root.handlers:
-            for old in [f for f in handler.filters if isinstance(f, cls)]:
-                handler.removeFilter(old)
-            handler.addFilter(keep)
-        return keep
 
 
 class ClipGoneError(InvalidRequestError):
@@ -102,6 +77,11 @@ class BusyWithImageError(RayError):
 class UploadLimitError(RayError):
     title = "Too many uploads"
     action = "Wait a few minutes, or paste your own Segmind key to go on now."
+
+
+class FileWorkLimitError(RayError):
+    title = "Too many joins and frames"
+    action = "Wait a few minutes, then try again; your clips are still here."
 
 
 class TooManyRunningError(RayError):
@@ -133,6 +113,10 @@ class Studio:
         self._folder_checked_at = -FOLDER_CHECK_EVERY
         self._upload_limit = limits.parse(UPLOADS_ON_OWNER_KEY)
         self._uploads = MovingWindowRateLimiter(MemoryStorage())
+        self._file_work = MovingWindowRateLimiter(MemoryStorage())
+        self._file_work_limit = limits.parse(FILE_WORK)
+        self._joins: dict[Path, asyncio.Future] = {}
+        self.store = ClipStore(clips, max_age=self.settings.clip_max_age, sweep_every=self.settings.cleanup_every)
         self.signer = EntrySigner.for_key(client.settings.api_key, default_secret_file())
         if self.settings.save_dir is not None:
             board.on_done = self.keep_copy
@@ -232,11 +216,15 @@ class Studio:
         if recent and self.board.last_save_failure < self._folder_checked_at:
             return
         try:
-            await self._thread(self.client.check_output, self.clips / "probe.mp4")
+            await self._thread(self._check_clip_folder)
         except OutputNotWritableError as err:
             log.error("clips cannot be made: %s", err)
             raise
         self._folder_checked_at = now
+
+    def _check_clip_folder(self) -> None:
+        self.store.sweep_if_due()
+        self.client.check_output(self.clips / "probe.mp4")
 
     async def _admit(self, visitor: Visitor, clips: int, cost: float) -> Any:
         """The gate's leave to spend (decided in a worker thread: Redis may be slow). If the caller is
@@ -260,26 +248,27 @@ class Studio:
         self, path: Any, name: Any, api_key: Any, visitor: Visitor, uploads: Path
     ) -> tuple[str, tuple[str, ...]]:
         """A visitor's image, checked here (Pillow) and hosted at Segmind's storage: its URL, and what
-        was done to it. ``path`` must be a file Gradio's upload route saved in ``uploads``; a file that
-        is not a usable image is deleted at once."""
-        source = _uploaded_file(path, uploads)
+        was done to it. ``path`` must be a file Gradio's upload route saved in ``uploads`` (never a
+        clip). Nothing is deleted here, even a file that is no image: Gradio names an upload after its
+        bytes and knows no uploader, so nothing proves it is this visitor's alone. Uploads age out
+        with Gradio's cache (``delete_cache``)."""
+        source = _uploaded_file(path, uploads, self.clips)
         label = name if isinstance(name, str) and name.strip() else source.name
         key, own_key = self.key_for(api_key)
-        async with self._one_image_at_a_time(visitor):
-            try:
+        with LIVE_KEYS.held(key if own_key else None):
+            async with self._one_image_at_a_time(visitor):
                 frame = await self._thread(media.load_keyframe, source, label[:80])
-            except media.MediaError:
-                source.unlink(missing_ok=True)
-                raise
-            return await self._upload(frame, key, own_key, visitor), frame.notes
+                return await self._upload(frame, key, own_key, visitor), frame.notes
 
     async def continue_from(self, entry: Any, api_key: Any, visitor: Visitor) -> str:
         """The last frame of a clip in a visitor's history, hosted to be the next clip's start image."""
         clip = self.clip_file(entry)
         key, own_key = self.key_for(api_key)
-        async with self._one_image_at_a_time(visitor):
-            frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
-            return await self._upload(frame, key, own_key, visitor)
+        with LIVE_KEYS.held(key if own_key else None):
+            async with self._one_image_at_a_time(visitor):
+                self._take_file_work(visitor)
+                frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
+                return await self._upload(frame, key, own_key, visitor)
 
     async def _upload(self, frame: media.Keyframe, key: str, own_key: bool, visitor: Visitor) -> str:
         if not own_key and not self._uploads.hit(self._upload_limit, visitor.id):
@@ -305,20 +294,43 @@ class Studio:
         return chain_of([e for e in trimmed(history) if self.signer.valid(e)], entry_id)
 
     async def join_chain(self, history: Any, entry_id: str, visitor: Visitor) -> Path:
-        """The chain ending at ``entry_id`` as one MP4, joined without re-encoding."""
+        """The chain ending at ``entry_id`` as one MP4, joined without re-encoding, once: the same chain
+        asked for again (by anyone, or while it is being joined) is the same file."""
         chain = self.chain_of(history, entry_id)
         if len(chain) < 2:
             raise InvalidRequestError(["this clip does not continue another one; there is nothing to join"])
         if len(chain) > MAX_CHAIN:
             raise InvalidRequestError([f"this chain has {len(chain)} clips; at most {MAX_CHAIN} are joined"])
         clips = [self.clip_file(e) for e in chain]
-        if sum(c.stat().st_size for c in clips) > MAX_CHAIN_BYTES:
-            raise InvalidRequestError([f"these clips are over {MAX_CHAIN_BYTES // 1_000_000} MB together"])
-        output = self.clips / os.urandom(16).hex() / f"{clips[-1].stem}_chain-of-{len(clips)}.mp4"
-        output.parent.mkdir(parents=True, exist_ok=True)
-        async with self._one_image_at_a_time(visitor):
-            await self._thread(media.join_clips, clips, output, [c.name for c in clips])
+        output = self.store.chain_file(clips)
+        if output.is_file():
+            os.utime(output)  # kept a day from its last download
+            return output
+        joining = self._joins.get(output)
+        if joining is None:
+            size = sum(c.stat().st_size for c in clips)
+            if size > MAX_CHAIN_BYTES:
+                raise InvalidRequestError([f"these clips are over {MAX_CHAIN_BYTES // 1_000_000} MB together"])
+            self.store.check_room_for_spare_work(size, self.client.settings.min_free_bytes)
+            if visitor.id in self._image_busy:
+                raise BusyWithImageError()
+            self._take_file_work(visitor)
+            joining = asyncio.ensure_future(self._join(clips, output, visitor))
+            self._joins[output] = joining
+            joining.add_done_callback(lambda _: self._joins.pop(output, None))
+        await asyncio.shield(joining)  # a visitor who leaves does not stop a join others may wait for
         return output
+
+    async def _join(self, clips: list[Path], output: Path, visitor: Visitor) -> None:
+        async with self._one_image_at_a_time(visitor):
+            await self._thread(self.store.sweep_if_due)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            await self._thread(media.join_clips, clips, output, [c.name for c in clips])
+
+    def _take_file_work(self, visitor: Visitor) -> None:
+        """One of the visitor's joins or last frames (work on this server's disk and CPU, on any key)."""
+        if not self._file_work.hit(self._file_work_limit, visitor.id):
+            raise FileWorkLimitError(f"this server joins clips and takes last frames {FILE_WORK} for each visitor")
 
     def clip_file(self, entry: Any) -> Path:
         """The file of one of this server's history entries, if it still has it."""
@@ -373,35 +385,57 @@ class Studio:
     def pick_up(self, history: Any, api_key: Any, visitor: Visitor) -> list[tuple[Tracked, bool]]:
         """The clips a visitor's history says are still being made, followed again: by this server's
         board if it knows them, else by their Segmind job id (a status check, never a new submission).
-        Only entries this server signed count, and a job another visitor started is not theirs."""
+        Only entries this server signed count. A job this server started is its starter's alone; one
+        followed from an entry after a restart (when nobody can know whose it was) is every holder's of
+        that entry on the same key: each gets the clip, and Segmind is asked once."""
         found: list[tuple[Tracked, bool]] = []
         for entry in trimmed(history):
             if entry.get("state") != "running" or not self.signer.valid(entry):
                 continue
             own_key = bool(entry.get("own_key"))
-            job_id = entry.get("job") if isinstance(entry.get("job"), str) else None
-            # A clip made on the visitor's own key is followed anew with that key only, once it is pasted.
-            keyless = own_key and not (isinstance(api_key, str) and api_key.strip())
-            tracked = self.board.get(job_id or "") or self.board.get(str(entry.get("id")))
-            if tracked is not None and tracked.fetch_failed and tracked.owner == visitor.id and not keyless:
-                self.board.forget(tracked)  # made, but not fetched here (a cut download, a full disk): again
-                tracked = None
-            if tracked is None and job_id and not keyless and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
-                try:
-                    tracked = self._follow_entry(entry, job_id, api_key if own_key else "", visitor)
-                except RayError:
-                    continue
-            if tracked is not None and tracked.owner == visitor.id:
+            tracked = self._pick_up_entry(entry, self._follow_key(api_key, own_key), visitor)
+            if tracked is not None:
                 found.append((tracked, own_key))
         return found
 
-    def _follow_entry(self, entry: dict, job_id: str, api_key: Any, visitor: Visitor) -> Tracked:
-        key, _ = self.key_for(api_key)
+    def _follow_key(self, api_key: Any, own_key: bool) -> str | None:
+        """The key a clip is followed anew with: the page's, or for a clip made on the visitor's own
+        key, that key only, once it is pasted. None when there is none."""
+        if own_key and not (isinstance(api_key, str) and api_key.strip()):
+            return None
+        try:
+            key, _ = self.key_for(api_key if own_key else "")
+        except RayError:
+            return None
+        return key
+
+    def _pick_up_entry(self, entry: dict, key: str | None, visitor: Visitor) -> Tracked | None:
+        job_id = entry.get("job") if isinstance(entry.get("job"), str) else None
+        tracked = self.board.get(job_id or "") or self.board.get(str(entry.get("id")))
+        shared = tracked is None  # the board does not know it (a restart): whoever holds the entry
+        if tracked is not None and not tracked.followable_by(visitor.id, key):
+            if not (tracked.shared and tracked.finished and tracked.result is None and key):
+                return None  # another visitor's, or still being followed on another key
+            tracked, shared = self._forget(tracked)  # another key could not fetch it: this one tries
+        elif tracked is not None and tracked.fetch_failed and key:
+            tracked, shared = self._forget(tracked)  # made, but not fetched here (a cut download, a full disk)
+        if tracked is None and job_id and key and self.board.following(visitor.id) < PICK_UP_AT_ONCE:
+            try:
+                tracked = self._follow_entry(entry, job_id, key, visitor, shared)
+            except RayError:
+                return None
+        return tracked
+
+    def _forget(self, tracked: Tracked) -> tuple[None, bool]:
+        self.board.forget(tracked)
+        return None, tracked.shared
+
+    def _follow_entry(self, entry: dict, job_id: str, key: str, visitor: Visitor, shared: bool) -> Tracked:
         request = request_of(entry)
         ticket = str(entry.get("id"))
         ticket = ticket if ENTRY_ID.fullmatch(ticket) else os.urandom(16).hex()
         target = self._target(request, ticket)
-        return self.board.follow(job_id, key, visitor.id, target, request, ticket)
+        return self.board.follow(job_id, key, visitor.id, target, request, ticket, shared=shared)
 
 
 def _give_back(deciding: asyncio.Future) -> None:
@@ -471,11 +505,13 @@ def captions(requests: list[VideoRequest]) -> list[str]:
     return out
 
 
-def _uploaded_file(path: Any, uploads: Path) -> Path:
-    """A file Gradio's upload route saved, and nothing else: a payload naming any other path is refused."""
+def _uploaded_file(path: Any, uploads: Path, clips: Path) -> Path:
+    """A file Gradio's upload route saved, and nothing else: a payload naming any other path (a clip
+    among them) is refused."""
     if not isinstance(path, str) or not path:
         raise InvalidRequestError(["no image was received; pick or drop the image again"])
     resolved = Path(path).resolve()
-    if not resolved.is_relative_to(uploads.resolve()) or not resolved.is_file():
+    inside = resolved.is_relative_to(uploads.resolve()) and not resolved.is_relative_to(clips.resolve())
+    if not inside or not resolved.is_file():
         raise InvalidRequestError(["that image is not one uploaded to this page; pick or drop it again"])
     return resolved
