@@ -31,8 +31,9 @@ from ray_studio.web.gradio_tweaks import clip_folder, guard_inputs, lighter_sess
 from ray_studio.web.history import entry_line, form_values
 from ray_studio.web.http_guard import HttpGuard
 from ray_studio.web.page import CARD_LIMIT, Page
+from ray_studio.web.policy import SpendPolicy
 from ray_studio.web.redaction import RedactKeys
-from ray_studio.web.spending import SpendGate, SpendPolicy
+from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
 
 log = logging.getLogger("ray_studio")

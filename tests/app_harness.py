@@ -16,7 +16,7 @@ import app
 from ray_studio.client.client import RayClient
 from ray_studio.client.settings import Settings
 from ray_studio.web.clip_store import clip_folder_beside
-from ray_studio.web.spending import SpendPolicy
+from ray_studio.web.policy import SpendPolicy
 from tests.conftest import free_port
 
 # No per-visitor limits, no budget: for tests of everything but spending (tests/test_spending.py).

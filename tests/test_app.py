@@ -20,7 +20,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from ray_studio.web.spending import SpendPolicy
+from ray_studio.web.policy import SpendPolicy
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY, ROOT, free_port
 from tests.segmind_standin import Reply, SegmindStandIn
@@ -519,7 +519,7 @@ def test_python_app_py_refuses_a_bad_setting_with_exit_2_naming_it(tmp_path, nam
 
 
 def test_with_ray_auth_the_page_and_the_api_need_a_login_and_limits_follow_the_user(upstream, tmp_path):
-    from ray_studio.web.spending import SpendPolicy
+    from ray_studio.web.policy import SpendPolicy
 
     settings = app.AppSettings(auth=(("alice", "wonderland"),))
     policy = SpendPolicy(visitor_limits="1 per minute", daily_budget=None, in_flight_per_visitor=5)

@@ -15,7 +15,9 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.errors import RayError
 from ray_studio.client.request import VideoRequest
 from ray_studio.web.board import JobBoard, Tracked
-from ray_studio.web.spending import SpendGate, SpendPolicy, Visitor
+from ray_studio.web.identity import Visitor
+from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
 from tests.app_harness import client_settings
 from tests.conftest import OWNER_KEY

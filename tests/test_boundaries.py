@@ -21,7 +21,7 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.errors import VideoTooLargeError
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
-from ray_studio.web.spending import SpendPolicy
+from ray_studio.web.policy import SpendPolicy
 from tests.app_harness import RunningApp, running_app
 from tests.conftest import OWNER_KEY
 from tests.media_samples import image_bytes

@@ -13,8 +13,10 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.request import VideoRequest
 from ray_studio.web.board import JobBoard
 from ray_studio.web.clip_store import SPARE_WORK_FLOOR, ClipStore, NoRoomForExtrasError
-from ray_studio.web.spending import SpendGate, Visitor
-from ray_studio.web.studio import FILE_WORK, FileWorkLimitError, Studio
+from ray_studio.web.frames import FILE_WORK, FileWorkLimitError
+from ray_studio.web.identity import Visitor
+from ray_studio.web.spending import SpendGate
+from ray_studio.web.studio import Studio
 from tests.app_harness import UNLIMITED, client_settings, running_app
 from tests.conftest import OWNER_KEY
 from tests.segmind_standin import SegmindStandIn

@@ -12,8 +12,10 @@ from ray_studio.client.errors import RayError
 from ray_studio.client.request import VideoRequest
 from ray_studio.web import history
 from ray_studio.web.board import JobBoard
-from ray_studio.web.spending import SpendGate, Visitor
-from ray_studio.web.studio import BusyWithImageError, ClipGoneError, Studio, UploadLimitError
+from ray_studio.web.frames import BusyWithImageError, ClipGoneError, UploadLimitError
+from ray_studio.web.identity import Visitor
+from ray_studio.web.spending import SpendGate
+from ray_studio.web.studio import Studio
 from tests.app_harness import UNLIMITED, client_settings
 from tests.conftest import OWNER_KEY
 from tests.segmind_standin import Reply, SegmindStandIn

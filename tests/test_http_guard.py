@@ -14,7 +14,7 @@ from gradio_client.exceptions import AppError
 
 import app
 from ray_studio.web.http_guard import trusted_visitor, visitor_header
-from ray_studio.web.spending import SpendPolicy
+from ray_studio.web.policy import SpendPolicy
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY
 

@@ -185,7 +185,10 @@ def test_the_owners_key_is_used_when_no_visitor_key_is_given(client, standin, tm
 
 def test_on_own_keys_only_a_visitors_image_is_not_uploaded_on_the_pages_key(settings, standin, tmp_path):
     from ray_studio.web.board import JobBoard
-    from ray_studio.web.spending import OwnKeyRequiredError, SpendGate, SpendPolicy, Visitor
+    from ray_studio.web.identity import Visitor
+    from ray_studio.web.policy import SpendPolicy
+    from ray_studio.web.refusals import OwnKeyRequiredError
+    from ray_studio.web.spending import SpendGate
     from ray_studio.web.studio import Studio
 
     image = write(tmp_path, "cat.png", image_bytes("PNG", (640, 360), RED))

@@ -11,8 +11,9 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.errors import SECRET_PIECE
 from ray_studio.client.request import VideoRequest
 from ray_studio.web.board import JobBoard
+from ray_studio.web.identity import Visitor
 from ray_studio.web.redaction import LIVE_KEYS, RedactKeys
-from ray_studio.web.spending import SpendGate, Visitor
+from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
 from tests.app_harness import UNLIMITED, client_settings
 from tests.conftest import OWNER_KEY

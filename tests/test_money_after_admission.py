@@ -23,7 +23,10 @@ from ray_studio.client.errors import RayError
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
 from ray_studio.web.board import JobBoard, Tracked
-from ray_studio.web.spending import DailyBudgetError, SpendGate, SpendPolicy, Visitor
+from ray_studio.web.identity import Visitor
+from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.refusals import DailyBudgetError
+from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY

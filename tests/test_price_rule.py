@@ -12,8 +12,10 @@ from ray_studio.client.request import VideoRequest
 from ray_studio.web.board import JobBoard
 from ray_studio.web.config import read_settings
 from ray_studio.web.history import entry_for, entry_line
+from ray_studio.web.identity import Visitor
 from ray_studio.web.page import Page
-from ray_studio.web.spending import SettingError, SpendGate, SpendPolicy, Visitor
+from ray_studio.web.policy import SettingError, SpendPolicy
+from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
 from tests.app_harness import client_settings
 from tests.conftest import OWNER_KEY

@@ -21,7 +21,9 @@ import redis
 
 from ray_studio.web.identity import Visitor
 from ray_studio.web.ledger import SLOT_LEASE, SPENT_KEY_TTL
-from ray_studio.web.spending import DailyBudgetError, InFlightLimitError, SpendGate, SpendPolicy, SpendRefusedError
+from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.refusals import DailyBudgetError, InFlightLimitError, SpendRefusedError
+from ray_studio.web.spending import SpendGate
 from tests.conftest import free_port
 from tests.redis_server import answers_ping, redis_server_binary
 

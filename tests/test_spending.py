@@ -28,7 +28,7 @@ from gradio_client.exceptions import AppError
 
 import app
 from ray_studio.client.errors import API_KEYS_PAGE
-from ray_studio.web.spending import SpendPolicy
+from ray_studio.web.policy import SpendPolicy
 from tests.app_harness import RunningApp, running_app
 from tests.conftest import OWNER_KEY
 from tests.redis_server import running_redis

@@ -61,7 +61,8 @@ def studio_page(tmp_path):
     from ray_studio.client.client import RayClient
     from ray_studio.web.board import JobBoard
     from ray_studio.web.page import Page
-    from ray_studio.web.spending import SpendGate, SpendPolicy
+    from ray_studio.web.policy import SpendPolicy
+    from ray_studio.web.spending import SpendGate
     from ray_studio.web.studio import Studio
     from tests.app_harness import client_settings
 

@@ -22,19 +22,17 @@ from limits.strategies import MovingWindowRateLimiter
 
 from ray_studio.web.identity import DEFAULT_TRUSTED_PROXIES, Visitor, identify
 from ray_studio.web.ledger import RENEW_EVERY, SLOT_LEASE, Attempt, MemoryLedger
-from ray_studio.web.spending import (
+from ray_studio.web.policy import SettingError, SpendPolicy, describe_limits
+from ray_studio.web.refusals import (
     DailyBudgetError,
     InFlightLimitError,
     LimitsUnavailableError,
     NetworkLimitError,
     OwnKeyRequiredError,
-    SettingError,
-    SpendGate,
-    SpendPolicy,
     SpendRefusedError,
     VisitorLimitError,
-    describe_limits,
 )
+from ray_studio.web.spending import SpendGate
 from tests.conftest import ROOT, free_port
 from tests.redis_server import running_redis
 
@@ -820,7 +818,10 @@ def test_the_windows_in_redis_are_limits_own_moving_windows(fresh_redis):
 WORKER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ray_studio.web.spending import SpendGate, SpendPolicy, SpendRefusedError, Visitor
+from ray_studio.web.identity import Visitor
+from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.refusals import SpendRefusedError
+from ray_studio.web.spending import SpendGate
 
 job = json.loads(sys.argv[2])
 gate = SpendGate(SpendPolicy(**job["policy"]))

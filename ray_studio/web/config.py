@@ -14,7 +14,7 @@ from pathlib import Path
 from ray_studio.client.media import MAX_IMAGE_BYTES
 from ray_studio.client.settings import EnvReader, Settings
 from ray_studio.client.variants import DEFAULT_MAX_VARIANTS
-from ray_studio.web.spending import SettingError, SpendPolicy
+from ray_studio.web.policy import SettingError, SpendPolicy
 
 MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
 AUTH_EXPECTED = "user:password pairs separated by commas"
