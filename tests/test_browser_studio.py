@@ -153,7 +153,7 @@ def test_variants_reloaded_while_they_are_still_being_sent_all_end_in_the_histor
 def test_too_many_variants_are_refused_naming_both_numbers_before_anything_is_sent(page, upstream):
     page.get_by_text("Variants: several wordings and shapes at once").click()
     page.locator("#variant-prompts textarea").fill("one\ntwo\nthree")
-    page.locator("#variants-cost", has_text="6 variants: the limit is 4").wait_for()
+    page.locator("#variants-cost", has_text="6 variants (3 wordings × 2 shapes): the limit is 4").wait_for()
     page.locator("#run-variants").click()
     page.locator(".toast-body", has_text="6 variants asked for").wait_for()
     assert "the limit is 4" in page.locator(".toast-body").first.inner_text()
