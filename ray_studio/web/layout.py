@@ -252,8 +252,6 @@ def shot_form() -> Shot:
         duration = gr.Radio([(f"{d} s", d) for d in DURATIONS], value=DEFAULT_DURATION, label="Duration", scale=2)
         loop = gr.Checkbox(label="Loop (last frame matches the first)", value=False, scale=2)
         ratio_shape = gr.HTML(min_height=0, scale=1, elem_id="ratio-shape")
-        # Gradio's Radio always calls its values strings in the API schema; these are numbers.
-        duration.api_info = lambda: {"enum": list(DURATIONS), "title": "Duration", "type": "integer"}
     return Shot(prompt, prompt_count, aspect_ratio, duration, loop, ratio_shape)
 
 

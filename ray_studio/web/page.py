@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+from gradio.components.gallery import GalleryVideo
+from gradio.data_classes import FileData
 
 from ray_studio.client.errors import RayError
 from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
 from ray_studio.web.board import Tracked
+from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.history import form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.spending import UNKNOWN_VISITOR, Visitor, identify
@@ -143,7 +146,7 @@ class Page:
         api_key: str = "",
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
-    ) -> tuple[str, str]:
+    ) -> tuple[FileData, str]:
         """Make a 720p video clip with Luma Ray Flash 2 on Segmind.
 
         Args:
@@ -166,7 +169,7 @@ class Page:
                 result = await self._outcome(tracked)
         except RayError as err:
             raise self.error(err, api_key) from None
-        return str(result.path), self.studio.result_summary(result, own_key)
+        return serve_as_is(result.path), self.studio.result_summary(result, own_key)
 
     async def variants(
         self,
@@ -179,7 +182,7 @@ class Page:
         api_key: str = "",
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
-    ) -> tuple[list[tuple[str, str]], str]:
+    ) -> tuple[list[GalleryVideo], str]:
         """Make several 720p clips at once: every prompt wording (one per line) in every aspect ratio.
 
         Args:
@@ -205,7 +208,7 @@ class Page:
         except RayError as err:
             raise self.error(err, api_key) from None
         made = [
-            (str(r.path), c)
+            GalleryVideo(video=serve_as_is(r.path), caption=c)
             for r, c in zip(results, captions(requests), strict=True)
             if not isinstance(r, BaseException)
         ]

@@ -11,12 +11,12 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from ray_studio.client.client import RayClient
-from ray_studio.client.request import MAX_PROMPT_CHARS
+from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
 from ray_studio.web import layout
 from ray_studio.web.board import JobBoard
-from ray_studio.web.gradio_tweaks import guard_inputs, lighter_sessions
+from ray_studio.web.gradio_tweaks import api, guard_inputs, lighter_sessions
 from ray_studio.web.history import form_values
-from ray_studio.web.layout import Card, Layout
+from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Card, Layout
 from ray_studio.web.page import KeyframeField, Page, without
 from ray_studio.web.spending import SpendGate, SpendPolicy
 from ray_studio.web.studio import AppSettings, RedactKeys, Studio
@@ -65,7 +65,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     form_lines(ui, page)
     remembered_key(ui)
     on_load(demo, ui, page)
-    endpoints(ui, page)
+    endpoints(page)
 
 
 def busy_outputs(ui: Layout) -> list[Any]:
@@ -161,17 +161,13 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
 
 
-def endpoints(ui: Layout, page: Page) -> None:
-    """The API and MCP ways in, with no buttons of their own in the page. preprocess=False: these
-    inputs arrive as plain values either way, and VideoRequest, not Gradio's generic choice check,
-    names a bad value precisely for API callers."""
-    form, frames, player = ui.variants, ui.keyframes, ui.player
-    api_only = gr.Button(visible=False)
-    gallery = gr.Gallery(visible=False, label="Variants")
-    generate_inputs = [*ui.form, ui.key.api_key]
-    api_only.click(page.generate, generate_inputs, [player.video, player.info], api_name="generate", preprocess=False,
-                   **UNLIMITED)  # fmt: skip
-    variants_inputs = [form.prompts, form.ratios, ui.shot.duration, ui.shot.loop, frames.start.url, frames.end.url,
-                       ui.key.api_key]  # fmt: skip
-    api_only.click(page.variants, variants_inputs, [gallery, player.info], api_name="variants", preprocess=False,
-                   **UNLIMITED)  # fmt: skip
+def endpoints(page: Page) -> None:
+    """The API and MCP ways in, with no components in the page. The values arrive as they are sent:
+    VideoRequest, not a generic choice check, names a bad one precisely for API callers."""
+    ratio = {"enum": list(ASPECT_RATIOS), "type": "string"}
+    duration = ({"enum": list(DURATIONS), "type": "integer", "title": "Duration"}, DEFAULT_DURATION)
+    generate_types = {"aspect_ratio": (ratio, DEFAULT_ASPECT_RATIO), "duration": duration}
+    ratios = ({"type": "array", "items": ratio}, DEFAULT_VARIANT_RATIOS)
+    variants_types = {"aspect_ratios": ratios, "duration": duration}
+    api(page.generate, "generate", ("video", "summary"), generate_types, **UNLIMITED)
+    api(page.variants, "variants", ("clips", "summary"), variants_types, **UNLIMITED)
