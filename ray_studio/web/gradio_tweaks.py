@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ import gradio as gr
 from gradio.context import get_blocks_context
 from gradio.data_classes import FileData
 from gradio.utils import get_function_params
+
+log = logging.getLogger("ray_studio")
 
 
 def serve_as_is(value: str | Path | None) -> FileData | None:
@@ -48,6 +51,7 @@ def guard_inputs(demo: gr.Blocks) -> None:
     def validate(block_fn: Any, inputs: list[Any]) -> None:
         if len(inputs) < len(block_fn.inputs):
             names = [getattr(b, "label", None) or type(b).__name__ for b in block_fn.inputs]
+            log.info("refused a call with %d of the %d inputs it takes", len(inputs), len(names))
             raise gr.Error(
                 f"This endpoint takes {len(names)} inputs ({', '.join(map(str, names))}); the call sent "
                 f"{len(inputs)}. Nothing was sent to Segmind.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ import gradio as gr
 from gradio.components.gallery import GalleryVideo
 from gradio.data_classes import FileData
 
-from ray_studio.client.errors import RayError
+from ray_studio.client.errors import InvalidRequestError, RayError
 from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
 from ray_studio.web.board import Tracked
 from ray_studio.web.gradio_tweaks import serve_as_is
@@ -31,6 +32,7 @@ from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_li
 if TYPE_CHECKING:
     from ray_studio.web.layout import Keyframe, Layout
 
+log = logging.getLogger("ray_studio")
 Shown = dict[Any, Any]  # {component: its new value or update}
 
 
@@ -55,6 +57,14 @@ def visitor_of(request: gr.Request | None, proxy_hops: int, profile: Any = None)
 class BusyVisitorError(RayError):
     title = "Too many requests at once"
     action = "You have many requests running on this page: wait for one to finish; nothing was sent."
+
+
+class NothingToContinueError(InvalidRequestError):
+    title = "Nothing to continue"
+    action = "Make a clip first, then continue from it."
+
+    def __init__(self) -> None:
+        super().__init__([])
 
 
 def without(entry_id: str, history: list[dict]) -> list[dict]:
@@ -114,7 +124,12 @@ class Page:
         return visitor_of(request, self.studio.policy.proxy_hops, profile)
 
     def error(self, err: RayError, api_key: Any) -> gr.Error:
-        """A failure as a visitor may read it."""
+        """A failure as a visitor may read it, logged in one line: a refusal, or a failure the page
+        foresaw, is no bug, so Gradio prints no traceback for it (a bug, any other exception, keeps one).
+
+        Only the title goes to the log: the rest may quote what the visitor typed, their key among it
+        if they pasted it in the wrong field."""
+        log.info("told a visitor: %s (%s)", err.heading, type(err).__name__)
         return gr.Error(self.visitor_text(err, api_key), title=err.title, duration=None, print_exception=False)
 
     def visitor_text(self, err: RayError, api_key: Any) -> str:
@@ -418,9 +433,9 @@ class Page:
 
     async def continue_from(self, entry: dict | None, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
         """The clip's last frame becomes the next clip's start image, with its settings ready to tweak."""
-        if not entry:
-            raise gr.Error("Make a clip first, then continue from it.", title="Nothing to continue")
         try:
+            if not entry:
+                raise NothingToContinueError()
             url = await self.studio.continue_from(entry, api_key, self.visitor(request))
         except RayError as err:
             raise self.error(err, api_key) from None
