@@ -41,7 +41,7 @@ def test_the_schema_says_generate_returns_a_file_and_a_summary_and_variants_a_li
     endpoints = api_info(studio)
     generate = [(r["label"], r["python_type"]["type"]) for r in endpoints["/generate"]["returns"]]
     variants = [(r["label"], r["python_type"]["type"]) for r in endpoints["/variants"]["returns"]]
-    assert generate == [("video", "filepath"), ("summary", "str")]
+    assert generate == [("clip", "filepath"), ("summary", "str")]
     assert variants == [("clips", "list[dict(video: filepath, caption: None | str)]"), ("summary", "str")]
 
 

@@ -169,5 +169,5 @@ def endpoints(page: Page) -> None:
     generate_types = {"aspect_ratio": (ratio, DEFAULT_ASPECT_RATIO), "duration": duration}
     ratios = ({"type": "array", "items": ratio}, DEFAULT_VARIANT_RATIOS)
     variants_types = {"aspect_ratios": ratios, "duration": duration}
-    api(page.generate, "generate", ("video", "summary"), generate_types, **UNLIMITED)
+    api(page.generate, "generate", ("clip", "summary"), generate_types, **UNLIMITED)
     api(page.variants, "variants", ("clips", "summary"), variants_types, **UNLIMITED)
