@@ -17,6 +17,7 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.settings import Settings
 from ray_studio.web.clip_store import clip_folder_beside
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.wiring import build_demo
 from tests.conftest import free_port
 
 # No per-visitor limits, no budget: for tests of everything but spending (tests/test_spending.py).
@@ -58,7 +59,7 @@ def running_app(
     if temp_dir:
         os.environ["GRADIO_TEMP_DIR"] = temp_dir
     client = RayClient(client_settings(base_url, owner_key, **client_changes))
-    demo = app.build_demo(client, settings, policy)
+    demo = build_demo(client, settings, policy)
     port = free_port()
     demo.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings, policy)

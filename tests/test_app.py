@@ -20,6 +20,8 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
+from ray_studio.client.errors import InvalidRequestError
+from ray_studio.web.layout import EXAMPLES
 from ray_studio.web.policy import SpendPolicy
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY, ROOT, free_port
@@ -273,7 +275,7 @@ def test_queue_settings_come_from_the_environment():
 
 @pytest.mark.parametrize("value", ["0", "many", "-3", "²", "1e3", "3.5"])
 def test_a_bad_queue_setting_is_named(value):
-    with pytest.raises(app.InvalidRequestError, match="RAY_CONCURRENCY"):
+    with pytest.raises(InvalidRequestError, match="RAY_CONCURRENCY"):
         app.AppSettings.from_env({"RAY_CONCURRENCY": value})
 
 
@@ -390,9 +392,9 @@ def test_python_app_py_help_lists_its_options():
 
 
 def test_examples_cover_ratios_durations_loop_and_a_keyframe():
-    ratios = {e[1] for e in app.EXAMPLES}
-    assert len(ratios) >= 4 and {e[2] for e in app.EXAMPLES} == {5, 9}
-    assert any(e[3] for e in app.EXAMPLES) and any(e[4] for e in app.EXAMPLES)
+    ratios = {e[1] for e in EXAMPLES}
+    assert len(ratios) >= 4 and {e[2] for e in EXAMPLES} == {5, 9}
+    assert any(e[3] for e in EXAMPLES) and any(e[4] for e in EXAMPLES)
 
 
 def test_examples_are_never_generated_at_start_up(tmp_path):

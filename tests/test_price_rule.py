@@ -13,7 +13,7 @@ from ray_studio.web.board import JobBoard
 from ray_studio.web.config import read_settings
 from ray_studio.web.history import entry_for, entry_line
 from ray_studio.web.identity import Visitor
-from ray_studio.web.page import Page
+from ray_studio.web.page import variants_price
 from ray_studio.web.policy import SettingError, SpendPolicy
 from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
@@ -39,8 +39,8 @@ def test_the_form_shows_the_configured_price(dear_studio):
     assert "These 2 clips cost **$3.60** ($1.80 each)" in dear_studio.price_line(9, 2)
 
 
-def test_the_variants_line_shows_the_configured_price(dear_studio, tmp_path):
-    assert "**$2.00**" in Page(dear_studio, tmp_path).variants_price("a fox\nan owl", ["16:9"], False, 5)
+def test_the_variants_line_shows_the_configured_price(dear_studio):
+    assert "**$2.00**" in variants_price(dear_studio, "a fox\nan owl", ["16:9"], False, 5)
 
 
 def test_a_made_clip_costs_the_configured_price_on_its_card_and_in_the_budget(dear_studio):

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from ray_studio.client.client import RayClient
 from ray_studio.client.errors import InvalidRequestError
 from ray_studio.client.variants import TooManyVariantsError, plan_variants
+from ray_studio.web.board import JobBoard
+from ray_studio.web.page import variants_price
+from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.spending import SpendGate
+from ray_studio.web.studio import Studio
+from tests.app_harness import client_settings
 
 
 def test_repeated_wordings_are_merged_so_the_count_is_what_is_made():
@@ -51,22 +58,13 @@ def test_a_run_over_the_limit_names_the_count_its_factors_and_the_limit():
     assert "6 variants asked for (3 wordings × 2 shapes); the limit is 4" in str(err.value)
 
 
-def test_the_pages_count_line_counts_repeats_once(studio_page):
-    line = studio_page.variants_price("a fox\na fox\nan owl", ["16:9", "16:9", "9:16"], False, 5)
+def test_the_pages_count_line_counts_repeats_once(studio):
+    line = variants_price(studio, "a fox\na fox\nan owl", ["16:9", "16:9", "9:16"], False, 5)
     assert "These 4 clips cost **$1.50**" in line
 
 
 @pytest.fixture
-def studio_page(tmp_path):
-    from ray_studio.client.client import RayClient
-    from ray_studio.web.board import JobBoard
-    from ray_studio.web.page import Page
-    from ray_studio.web.policy import SpendPolicy
-    from ray_studio.web.spending import SpendGate
-    from ray_studio.web.studio import Studio
-    from tests.app_harness import client_settings
-
+def studio(tmp_path):
     client = RayClient(client_settings("http://127.0.0.1:9/v1", "owner-key-0123456789"))
-    studio = Studio(client, JobBoard(client, concurrency=1, threads=1), SpendGate(SpendPolicy()), tmp_path / "c")
-    yield Page(studio, tmp_path)
+    yield Studio(client, JobBoard(client, concurrency=1, threads=1), SpendGate(SpendPolicy()), tmp_path / "c")
     client.close()

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
+from gradio.context import get_blocks_context
 from gradio.data_classes import FileData
+from gradio.utils import get_function_params
 
 from ray_studio.web.clip_store import clip_folder_beside
+
+log = logging.getLogger("ray_studio")
 
 
 def serve_as_is(value: str | Path | None) -> FileData | None:
@@ -54,6 +63,7 @@ def guard_inputs(demo: gr.Blocks) -> None:
     def validate(block_fn: Any, inputs: list[Any]) -> None:
         if len(inputs) < len(block_fn.inputs):
             names = [getattr(b, "label", None) or type(b).__name__ for b in block_fn.inputs]
+            log.info("refused a call with %d of the %d inputs it takes", len(inputs), len(names))
             raise gr.Error(
                 f"This endpoint takes {len(names)} inputs ({', '.join(map(str, names))}); the call sent "
                 f"{len(inputs)}. Nothing was sent to Segmind.",
@@ -63,3 +73,37 @@ def guard_inputs(demo: gr.Blocks) -> None:
         check(block_fn, inputs)
 
     demo.validate_inputs = validate  # type: ignore[method-assign]
+
+
+def api(
+    fn: Callable[..., Any],
+    api_name: str,
+    returns: tuple[str, ...],
+    schemas: dict[str, tuple[dict, Any]] | None = None,
+    **options: Any,
+) -> None:
+    """``gr.api(fn)`` for an async ``fn``, with what gr.api misses here.
+
+    - It reads the return type from the signature as written: under ``from __future__ import
+      annotations`` a string, which it takes for one output of any type. Here it gets the types.
+    - Its inputs and outputs are labelled 1st, 2nd…: here each is labelled with its name (the API
+      page shows them, and guard_inputs names the missing ones).
+    - A JSON type it cannot derive (a Literal of numbers has none): ``schemas[name]`` gives the
+      parameter's schema and its default.
+    """
+
+    @functools.wraps(fn)
+    async def endpoint(*args: Any, **kwargs: Any) -> Any:
+        return await fn(*args, **kwargs)
+
+    endpoint.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+    endpoint.__annotations__ = typing.get_type_hints(fn)
+    made = gr.api(endpoint, api_name=api_name, **options)  # refuses to be called outside a Blocks
+    event = get_blocks_context().fns[made["id"]]  # type: ignore[union-attr]
+    names = [name for name, *_ in get_function_params(endpoint)]
+    for component, name in zip(event.inputs, names, strict=True):
+        component.label = name
+        if schemas and name in schemas:
+            component._api_info, component.value = schemas[name]  # type: ignore[attr-defined]
+    for component, name in zip(event.outputs, returns, strict=True):
+        component.label = name

@@ -1,8 +1,9 @@
 """The page's handlers: Gradio values in, Studio calls, Gradio values out.
 
-app.py lays the page out and wires events to these. Everything that decides anything (keys, limits,
-jobs, files) is in studio.py and below; here a failure becomes the message a visitor reads, and a
-job's progress becomes the page's status line, player and history.
+layout.py makes the components, wiring.py connects their events to these; a handler returns
+``{component: value}`` for the components it changes. Everything that decides anything (keys,
+limits, jobs, files) is in studio.py and below; here a failure becomes the message a visitor reads,
+and a job's progress becomes the page's status line, player and history.
 """
 
 from __future__ import annotations
@@ -10,23 +11,31 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+from gradio.components.gallery import GalleryVideo
+from gradio.data_classes import FileData
 
 from ray_studio.client.errors import InvalidRequestError, RayError
 from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
 from ray_studio.client.variants import plan_variants
 from ray_studio.client.wording import format_usd
 from ray_studio.web.board import Tracked
+from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.history import form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
 
-CARD_LIMIT = 24  # history cards shown; older entries stay in the browser
+if TYPE_CHECKING:
+    from ray_studio.web.layout import Keyframe, Layout
+
+log = logging.getLogger("ray_studio")
+Shown = dict[Any, Any]  # {component: its new value or update}
 
 
 def visitor_of(request: gr.Request | None, proxies: Proxies | int, profile: Any = None) -> Visitor:
@@ -52,12 +61,38 @@ class BusyVisitorError(RayError):
     action = "You have many requests running on this page: wait for one to finish; nothing was sent."
 
 
-class Page:
-    """Handlers for one page over one Studio."""
+class NothingToContinueError(InvalidRequestError):
+    title = "Nothing to continue"
+    action = "Make a clip first, then continue from it."
 
-    def __init__(self, studio: Studio, uploads: Path) -> None:
+    def __init__(self) -> None:
+        super().__init__([])
+
+
+def without(entry_id: str, history: list[dict]) -> list[dict]:
+    """The history without one entry (a card's Delete)."""
+    return [e for e in history or [] if isinstance(e, dict) and e.get("id") != entry_id]
+
+
+def variants_price(studio: Studio, prompts: str, aspect_ratios: list[str], loop_both: bool, duration: Any) -> str:
+    """What the variants form would cost, or why it would not run: the same expansion as the run."""
+    try:
+        plan = plan_variants(prompts, aspect_ratios or [], (False, True) if loop_both else (False,))
+    except InvalidRequestError:
+        return "Write one wording per line and choose at least one shape."
+    cap = studio.settings.max_variants
+    if plan.count > cap:
+        return f"⚠️ {plan.describe_count()}: the limit is {cap}. Use fewer wordings or shapes."
+    return studio.price_line(duration, plan.count)
+
+
+class Page:
+    """Handlers for one page over one Studio, writing to that page's components."""
+
+    def __init__(self, studio: Studio, uploads: Path, ui: Layout) -> None:
         self.studio = studio
         self.uploads = uploads
+        self.ui = ui
         # Gradio runs a fixed number of queued events at once for everyone: one visitor may hold a
         # few of them (their clips in flight, and a few besides), so no visitor can hold them all.
         self.events_per_visitor = max(studio.policy.in_flight_per_visitor, OWN_KEY_IN_FLIGHT) + 4
@@ -91,17 +126,26 @@ class Page:
         return visitor_of(request, self.studio.policy.proxies, profile)
 
     def error(self, err: RayError, api_key: Any) -> gr.Error:
-        """A failure as a visitor may read it: their own key's advice, or the page's.
+        """A failure as a visitor may read it, logged in one line: a refusal, or a failure the page
+        foresaw, is no bug, so Gradio prints no traceback for it (a bug, any other exception, keeps one).
+
+        Only the title goes to the log: the rest may quote what the visitor typed, their key among it
+        if they pasted it in the wrong field."""
+        log.info("told a visitor: %s (%s)", err.heading, type(err).__name__)
+        return gr.Error(self.visitor_text(err, api_key), title=err.title, duration=None, print_exception=False)
+
+    def visitor_text(self, err: RayError, api_key: Any) -> str:
+        """Their own key's advice, or the page's.
 
         Not passed through ``redact`` again: Segmind's words in it were redacted by the client, and
         the rest is ours or the visitor's own input. Redacting that against the page's key would tell
         a visitor whether what they typed is part of the key (``(got '[key hidden]')``): an oracle."""
         own_key = isinstance(api_key, str) and bool(api_key.strip())
-        return gr.Error(err.visitor_message(own_key), title=err.title, duration=None, print_exception=False)
+        return err.visitor_message(own_key)
 
     def failure_line(self, err: RayError, api_key: Any) -> str:
         """The error as it stays on the page after its toast has gone."""
-        return f"⚠️ **{err.title}.** {self.error(err, api_key).message.split(': ', 1)[-1]}"
+        return f"⚠️ **{err.title}.** {self.visitor_text(err, api_key).split(': ', 1)[-1]}"
 
     def status(self, tracked: Tracked) -> str:
         return status_line(tracked, self.studio.board)
@@ -119,7 +163,7 @@ class Page:
         api_key: str = "",
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
-    ) -> tuple[str, str]:
+    ) -> tuple[FileData, str]:
         """Make a 720p video clip with Luma Ray Flash 2 on Segmind.
 
         Args:
@@ -142,7 +186,7 @@ class Page:
                 result = await self._outcome(tracked)
         except RayError as err:
             raise self.error(err, api_key) from None
-        return str(result.path), self.studio.result_summary(result, own_key)
+        return serve_as_is(result.path), self.studio.result_summary(result, own_key)
 
     async def variants(
         self,
@@ -155,7 +199,7 @@ class Page:
         api_key: str = "",
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
-    ) -> tuple[list[tuple[str, str]], str]:
+    ) -> tuple[list[GalleryVideo], str]:
         """Make several 720p clips at once: every prompt wording (one per line) in every aspect ratio.
 
         Args:
@@ -181,7 +225,7 @@ class Page:
         except RayError as err:
             raise self.error(err, api_key) from None
         made = [
-            (str(r.path), c)
+            GalleryVideo(video=serve_as_is(r.path), caption=c)
             for r, c in zip(results, captions(requests), strict=True)
             if not isinstance(r, BaseException)
         ]
@@ -201,19 +245,43 @@ class Page:
 
     # -- the page's own generation, with its status line and the visitor's history
 
+    def busy(self, loop: bool) -> Shown:
+        """While a clip or a set of variants is made: both buttons off, Cancel shown, the player and its
+        line cleared (an older clip there would read as this one's, with Continue on it)."""
+        ui = self.ui
+        # The player's loop is set now, not when the clip arrives: changing it then rebuilds the player
+        # while it loads the clip, which then starts playing later (bench: time from last byte to playable).
+        return {
+            ui.controls.generate: gr.Button(interactive=False),
+            ui.controls.cancel: gr.Button(visible=True),
+            ui.player.video: gr.Video(value=None, loop=loop),
+            ui.player.info: "",
+            ui.kept.current: None,
+            ui.variants.run: gr.Button(interactive=False),
+        }
+
+    def idle(self) -> Shown:
+        controls = self.ui.controls
+        return {
+            controls.generate: gr.Button(interactive=True),
+            controls.cancel: gr.Button(visible=False),
+            self.ui.variants.run: gr.Button(interactive=True),
+        }
+
     async def generate_in_page(
         self, prompt, aspect_ratio, duration, loop, start_url, end_url, api_key, history, continuing,
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
-    ) -> AsyncIterator[tuple]:  # fmt: skip
+    ) -> AsyncIterator[Shown]:  # fmt: skip
         visitor = self.visitor(request, profile)
+        player, kept = self.ui.player, self.ui.kept
         with self.turn(visitor, api_key):
             history = trimmed(history)
             try:
                 video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
                 tracked, own_key = await self.studio.start(video_request, api_key, visitor)
             except RayError as err:
-                yield self.failure_line(err, api_key), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield {player.status: self.failure_line(err, api_key)}
                 raise self.error(err, api_key) from None
             continues = (
                 (continuing or {}).get("id") if (continuing or {}).get("url") == video_request.start_image_url else None
@@ -221,80 +289,58 @@ class Page:
             known_job, recorded = None, False
             try:
                 async for state in tracked.changes():
-                    history_update: Any = gr.skip()
+                    shown: Shown = {}
                     # Kept from the start (a reload or Cancel while it is sent finds it by its ticket), again
                     # once Segmind has it (a job id), and when it ends; a clip refused before Segmind had
                     # it leaves no card.
                     if not recorded or state.job_id != known_job or state.finished:
                         recorded, known_job = True, state.job_id
                         history = self.studio.remember(history, state, own_key, continues=continues)
-                        history_update = history
+                        shown[kept.history] = history
                     if not state.finished:
-                        yield self.status(state), gr.skip(), gr.skip(), history_update, gr.skip()
+                        yield {player.status: self.status(state), **shown}
             except asyncio.CancelledError:
                 self.studio.board.abandon(tracked)
                 raise
             if tracked.error is not None:
-                yield self.failure_line(tracked.error, api_key), gr.skip(), gr.skip(), history, gr.skip()
+                yield {player.status: self.failure_line(tracked.error, api_key), kept.history: history}
                 raise self.error(tracked.error, api_key)
             result = tracked.result
             summary = self.studio.result_summary(result, own_key)
-            yield self.status(tracked), str(result.path), summary, history, history[0]
+            yield {
+                player.status: self.status(tracked),
+                player.video: str(result.path),
+                player.info: summary,
+                kept.history: history,
+                kept.current: history[0],
+            }
 
     async def variants_in_page(
         self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history,
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
-    ) -> AsyncIterator[tuple]:  # fmt: skip
+    ) -> AsyncIterator[Shown]:  # fmt: skip
         visitor = self.visitor(request, profile)
+        player, kept = self.ui.player, self.ui.kept
         with self.turn(visitor, api_key):
-            slots = self.studio.settings.max_variants
             history = trimmed(history)
-            blank = [gr.skip()] * slots
             try:
                 loops = [False, True] if loop_both else [bool(loop)]
                 requests = self.studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url)
                 tracked, own_key = await self.studio.start_many(requests, api_key, visitor)
             except RayError as err:
-                yield self.failure_line(err, api_key), *blank, gr.skip()
+                yield {player.status: self.failure_line(err, api_key)}
                 raise self.error(err, api_key) from None
             names = captions(requests)
-            cleared = [
-                gr.Video(value=None, label=names[i], visible=True) if i < len(requests) else gr.Video(visible=False)
-                for i in range(slots)
-            ]
+            cleared = {slot: gr.Video(visible=False) for slot in player.slots}
+            for slot, name in zip(player.slots, names, strict=False):  # a slot for each clip, the rest hidden
+                cleared[slot] = gr.Video(value=None, label=name, visible=True)
             for t in tracked:  # kept from the start: a reload or Cancel while they are sent finds them
                 history = self.studio.remember(history, t, own_key)
-            yield f"Starting {len(requests)} clips…", *cleared, history
-            shown: set[int] = set()
-            # (job id, finished) each variant's history entry was written with
-            recorded: dict[int, tuple] = {i: (t.job_id, t.finished) for i, t in enumerate(tracked)}
+            yield {player.status: f"Starting {len(requests)} clips…", **cleared, kept.history: history}
             try:
-                while True:
-                    updates: list[Any] = list(blank)
-                    changed = False
-                    for i, t in enumerate(tracked):
-                        if t.finished and i not in shown:
-                            shown.add(i)
-                            label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
-                            updates[i] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
-                        # Again once Segmind gave an id, and when done.
-                        mark = (t.job_id, t.finished)
-                        if recorded.get(i) != mark:
-                            history = self.studio.remember(history, t, own_key)
-                            recorded[i] = mark
-                            changed = True
-                    running = [t for t in tracked if not t.finished]
-                    made = sum(1 for t in tracked if t.result is not None)
-                    failed = [t.error for t in tracked if t.finished and t.result is None and t.error]
-                    line = f"{made} of {len(tracked)} made" + (
-                        f", {len(failed)} failed ({failed[0].title})" if failed else ""
-                    )
-                    line += f" · {self.status(running[0])}" if running else ""
-                    yield line, *updates, history if changed else gr.skip()
-                    if not running:
-                        break
-                    await asyncio.sleep(1.0)
+                async for shown in self._follow_variants(tracked, names, history, own_key):
+                    yield shown
             except asyncio.CancelledError:
                 for t in tracked:
                     self.studio.board.abandon(t)
@@ -303,13 +349,45 @@ class Page:
             if failed and len(failed) == len(tracked):
                 raise self.error(failed[0], api_key)
 
+    async def _follow_variants(
+        self, tracked: list[Tracked], names: list[str], history: list[dict], own_key: bool
+    ) -> AsyncIterator[Shown]:
+        """Each variant in its player when it ends, the status line, and the history as entries change."""
+        player = self.ui.player
+        played: set[int] = set()
+        # (job id, finished) each variant's history entry was written with
+        recorded: dict[int, tuple] = {i: (t.job_id, t.finished) for i, t in enumerate(tracked)}
+        while True:
+            shown: Shown = {}
+            for i, t in enumerate(tracked):
+                if t.finished and i not in played:
+                    played.add(i)
+                    label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
+                    shown[player.slots[i]] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
+                mark = (t.job_id, t.finished)
+                if recorded[i] != mark:  # again once Segmind gave an id, and when done
+                    history = self.studio.remember(history, t, own_key)
+                    recorded[i] = mark
+                    shown[self.ui.kept.history] = history
+            running = [t for t in tracked if not t.finished]
+            yield {player.status: self._variants_line(tracked, running), **shown}
+            if not running:
+                return
+            await asyncio.sleep(1.0)
+
+    def _variants_line(self, tracked: list[Tracked], running: list[Tracked]) -> str:
+        made = sum(1 for t in tracked if t.result is not None)
+        failed = [t.error for t in tracked if t.finished and t.result is None and t.error]
+        line = f"{made} of {len(tracked)} made" + (f", {len(failed)} failed ({failed[0].title})" if failed else "")
+        return line + (f" · {self.status(running[0])}" if running else "")
+
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
-        paying again, and put them in the history when they are done. Outputs: status, player, its
-        line, the history and the entry in the player."""
+        paying again, and put them in the history when they are done (in the player too if ``show``)."""
+        player, kept = self.ui.player, self.ui.kept
         history = self.studio.settle_lost(history)
         # Sent back as it is first: this change is what renders the cards from the stored history.
-        yield gr.skip(), gr.skip(), gr.skip(), history, gr.skip()
+        yield {kept.history: history}
         visitor = self.visitor(request)
         following = self.studio.pick_up(history, api_key, visitor)
         if not following or not self.take_turn(visitor):
@@ -318,61 +396,66 @@ class Page:
             for tracked, own_key in following:
                 async for state in tracked.changes():
                     if not state.finished:
-                        line = f"Still being made at Segmind (no new charge): {self.status(state)}"
-                        yield line, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                        yield {player.status: f"Still being made at Segmind (no new charge): {self.status(state)}"}
                 history = self.studio.remember(history, tracked, own_key)
                 if tracked.result is None:
-                    yield self.failure_line(tracked.error, api_key), gr.skip(), gr.skip(), history, gr.skip()
+                    yield {player.status: self.failure_line(tracked.error, api_key), kept.history: history}
                 elif show:
-                    summary = self.studio.result_summary(tracked.result, own_key)
-                    ready = "Your clip from before is ready."
-                    yield ready, str(tracked.result.path), summary, history, history[0]
+                    yield {
+                        player.status: "Your clip from before is ready.",
+                        player.video: str(tracked.result.path),
+                        player.info: self.studio.result_summary(tracked.result, own_key),
+                        kept.history: history,
+                        kept.current: history[0],
+                    }
                 else:
                     ready = "The clip you stopped waiting for is ready: it is in your clips below."
-                    yield ready, gr.skip(), gr.skip(), history, gr.skip()
+                    yield {player.status: ready, kept.history: history}
         finally:
             self.end_turn(visitor)
 
     async def keep_after_cancel(self, history, api_key, request: gr.Request = None):  # type: ignore[assignment]
-        async for status, _, _, updated, _ in self.pick_up(history, api_key, request, show=False):
-            yield status, updated
+        """pick_up, leaving the player as it is: it changes the status line and the history only."""
+        async for shown in self.pick_up(history, api_key, request, show=False):
+            yield shown
 
-    # -- keyframes, continuing, joining
+    def cancelled(self) -> Shown:
+        """Cancel: the buttons back, and what it meant, in the status line and a note."""
+        if self.studio.client.settings.api_mode == "sync":
+            text = "Stopped: the request to Segmind was closed; if Segmind had started the clip, it may be billed."
+        else:
+            text = (
+                "Stopped waiting. Nothing is charged for a clip that was not yet sent; one Segmind had already "
+                "started is billed, so it is kept: it will appear in your history when it is ready."
+            )
+        gr.Info(text, title="Cancelled")
+        return {**self.idle(), self.ui.player.status: text}
 
-    async def keyframe(self, image: Any, api_key: str, request: gr.Request = None):  # type: ignore[assignment]
-        """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form.
-        Outputs: the URL, the note under the image, the image itself, and the URL it was uploaded as."""
-        if not image:
-            return "", "", gr.skip(), ""
-        path = image.get("path") if isinstance(image, dict) else None
-        name = image.get("orig_name") if isinstance(image, dict) else None
-        try:
-            url, notes = await self.studio.keyframe(path, name, api_key, self.visitor(request), self.uploads)
-        except RayError as err:
-            # The picture goes too, so what is shown is what would be sent: nothing.
-            message = self.error(err, api_key).message
-            gr.Warning(message, title=err.title)
-            return "", f"⚠️ {message}", None, ""
-        return url, "✓ Ready" + (f" ({'; '.join(notes)})" if notes else ""), gr.skip(), url
+    # -- continuing, joining
 
-    def keyframe_url_changed(self, url: str, uploaded: str):
-        """A URL that is not the uploaded image's: the picture and its note no longer say what is sent."""
-        if (url or "").strip() == (uploaded or "").strip():
-            return gr.skip(), gr.skip()
-        return None, ""
-
-    async def continue_from(self, entry: dict | None, api_key: str, request: gr.Request = None):  # type: ignore[assignment]
+    async def continue_from(self, entry: dict | None, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
         """The clip's last frame becomes the next clip's start image, with its settings ready to tweak."""
-        if not entry:
-            raise gr.Error("Make a clip first, then continue from it.", title="Nothing to continue")
         try:
+            if not entry:
+                raise NothingToContinueError()
             url = await self.studio.continue_from(entry, api_key, self.visitor(request))
         except RayError as err:
             raise self.error(err, api_key) from None
         prompt, ratio, duration, loop, _, end = form_values(entry)
         note = "Continuing from that clip: its last frame is the start image. Tweak the prompt, then Generate."
-        shown = gr.Accordion(open=True)  # the start image it set, in sight
-        return prompt, ratio, duration, loop, url, end, {"id": entry.get("id"), "url": url}, note, shown
+        return {
+            **dict(zip(self.ui.form, (prompt, ratio, duration, loop, url, end), strict=True)),
+            self.ui.kept.continuing: {"id": entry.get("id"), "url": url},
+            self.ui.player.status: note,
+            self.ui.keyframes.box: gr.Accordion(open=True),  # the start image it set, in sight
+        }
+
+    def after_continuing(self, continuing: dict | None, start_url: str) -> Shown:
+        """Once the continuing clip is made, the form stops continuing: a new prompt starts afresh
+        (Continue from this clip goes on from the new one)."""
+        if isinstance(continuing, dict) and continuing.get("url") == start_url:
+            return {self.ui.kept.continuing: None, self.ui.keyframes.start.url: ""}
+        return gr.skip()
 
     async def join(self, history: Any, entry: dict | None, api_key: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
         entry_id = entry.get("id", "") if isinstance(entry, dict) else ""
@@ -388,43 +471,42 @@ class Page:
             return gr.Button(visible=False)
         return gr.Button(visible=len(chain) >= 2, value=f"Download the chain of {len(chain)} clips as one MP4")
 
-    # -- history cards
-
-    def clip_path(self, entry: dict) -> str | None:
-        try:
-            return str(self.studio.clip_file(entry))
-        except RayError:
-            return None
-
-    def after_continuing(self, continuing: dict | None, start_url: str):
-        """Once the continuing clip is made, the form stops continuing: a new prompt starts afresh
-        (Continue from this clip goes on from the new one)."""
-        if isinstance(continuing, dict) and continuing.get("url") == start_url:
-            return None, ""
-        return gr.skip(), gr.skip()
-
-    def cancelled(self):
-        """Cancel: the buttons back, and what it meant, in the status line and a note."""
-        if self.studio.client.settings.api_mode == "sync":
-            text = "Stopped: the request to Segmind was closed; if Segmind had started the clip, it may be billed."
-        else:
-            text = (
-                "Stopped waiting. Nothing is charged for a clip that was not yet sent; one Segmind had already "
-                "started is billed, so it is kept: it will appear in your history when it is ready."
-            )
-        gr.Info(text, title="Cancelled")
-        return gr.Button(interactive=True), gr.Button(visible=False), gr.Button(interactive=True), text
+    # -- the form's own lines
 
     def price_line(self, duration: Any) -> str:
         return self.studio.price_line(duration)
 
     def variants_price(self, prompts: str, aspect_ratios: list[str], loop_both: bool, duration: Any) -> str:
-        """The count and cost of the run the Variants tab would make, from the same expansion as the run."""
+        return variants_price(self.studio, prompts, aspect_ratios, loop_both, duration)
+
+
+class KeyframeField:
+    """One keyframe's picture and URL, kept saying the same thing: the URL sent is the picture shown."""
+
+    def __init__(self, page: Page, frame: Keyframe) -> None:
+        self.page = page
+        self.frame = frame
+
+    async def keyframe(self, image: Any, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
+        """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form."""
+        frame = self.frame
+        if not image:
+            return {frame.url: "", frame.note: "", frame.uploaded: ""}
+        path = image.get("path") if isinstance(image, dict) else None
+        name = image.get("orig_name") if isinstance(image, dict) else None
+        page = self.page
         try:
-            plan = plan_variants(prompts, aspect_ratios or [], (False, True) if loop_both else (False,))
-        except InvalidRequestError:
-            return "Write one wording per line and choose at least one shape."
-        cap = self.studio.settings.max_variants
-        if plan.count > cap:
-            return f"⚠️ {plan.describe_count()}: the limit is {cap}. Use fewer wordings or shapes."
-        return self.studio.price_line(duration, plan.count)
+            url, notes = await page.studio.keyframe(path, name, api_key, page.visitor(request), page.uploads)
+        except RayError as err:
+            message = page.error(err, api_key).message
+            gr.Warning(message, title=err.title)
+            # The picture goes too, so what is shown is what would be sent: nothing.
+            return {frame.url: "", frame.note: f"⚠️ {message}", frame.image: None, frame.uploaded: ""}
+        note = "✓ Ready" + (f" ({'; '.join(notes)})" if notes else "")
+        return {frame.url: url, frame.note: note, frame.uploaded: url}
+
+    def url_changed(self, url: str, uploaded: str) -> Shown:
+        """A URL that is not the uploaded image's: the picture and its note no longer say what is sent."""
+        if (url or "").strip() == (uploaded or "").strip():
+            return gr.skip()
+        return {self.frame.image: None, self.frame.note: ""}

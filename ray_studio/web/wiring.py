@@ -1,0 +1,175 @@
+"""The page put together: layout.py's components, page.py's handlers, and one line (or a small
+block) per event between them."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from ray_studio.client.client import RayClient
+from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
+from ray_studio.web import layout
+from ray_studio.web.board import JobBoard
+from ray_studio.web.config import AppSettings
+from ray_studio.web.gradio_tweaks import api, clip_folder, guard_inputs, lighter_sessions
+from ray_studio.web.history import form_values
+from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Card, Layout
+from ray_studio.web.page import KeyframeField, Page, without
+from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.redaction import RedactKeys
+from ray_studio.web.spending import SpendGate
+from ray_studio.web.studio import Studio
+
+PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False}  # small events: no queue
+# Waiting on Segmind costs this server nothing but a task, so Gradio runs every generation at
+# once; the job board holds RAY_CONCURRENCY upstream at a time, the gate each visitor's share.
+# Image work too: a visitor's second image is refused at once, so no visitor fills the queue.
+UNLIMITED: dict[str, Any] = {"concurrency_limit": None}
+QUEUED: dict[str, Any] = {"api_visibility": "private", **UNLIMITED}
+IN_PAGE: dict[str, Any] = {"show_progress": "hidden", "preprocess": False, **QUEUED}
+FOCUS_THEN_BUSY: dict[str, Any] = {"js": "(l) => { rayStudio.focusResult(); return l; }", **PRIVATE}
+
+
+def build_demo(client: RayClient, settings: AppSettings | None = None, policy: SpendPolicy | None = None) -> gr.Blocks:
+    settings = settings or AppSettings()
+    studio = make_studio(client, settings, policy or SpendPolicy())
+    RedactKeys.install(lambda: (client.settings.api_key,))
+    with gr.Blocks(
+        title="Ray Studio · Luma Ray Flash 2", delete_cache=(settings.cleanup_every, settings.clip_max_age)
+    ) as demo:
+        # Cards are rendered later, on each change of the history, when ui and page both exist.
+        ui = layout.build(studio, settings, wire_card=lambda card, entry: wire_card(card, entry, ui, page))
+        page = Page(studio, Path(get_upload_folder()), ui)
+        wire(demo, ui, page)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    guard_inputs(demo)
+    lighter_sessions()
+    return demo
+
+
+def make_studio(client: RayClient, settings: AppSettings, policy: SpendPolicy) -> Studio:
+    clips = clip_folder(Path(get_upload_folder()))
+    board = JobBoard(
+        client, concurrency=settings.concurrency, threads=settings.concurrency + 8, keep_finished=settings.clip_max_age
+    )
+    return Studio(client, board, SpendGate(policy), clips, settings)
+
+
+def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
+    runs = [generation(ui, page), variants(ui, page)]
+    cancel(ui, page, runs)
+    continuing(ui, page)
+    keyframes(ui, page)
+    form_lines(ui, page)
+    remembered_key(ui)
+    on_load(demo, ui, page)
+    endpoints(page)
+
+
+def busy_outputs(ui: Layout) -> list[Any]:
+    return [*ui.buttons, ui.player.video, ui.player.info, ui.kept.current]
+
+
+def generation(ui: Layout, page: Page) -> gr.events.Dependency:
+    """Generate: the buttons off, the clip made in the page, then the buttons back and the lines it changed."""
+    kept, start_url = ui.kept, ui.keyframes.start.url
+    locked = ui.controls.generate.click(page.busy, ui.shot.loop, busy_outputs(ui), **FOCUS_THEN_BUSY)
+    run = locked.then(page.generate_in_page, [*ui.form, ui.key.api_key, kept.history, kept.continuing], ui.shown,
+                      **IN_PAGE)  # fmt: skip
+    run.then(page.idle, None, ui.buttons, **PRIVATE)
+    run.failure(page.idle, None, ui.buttons, **PRIVATE)  # Gradio 6 skips .then after an error
+    made = run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
+    made.then(page.chain_button, [kept.history, kept.current], ui.player.join, **PRIVATE)
+    made.then(page.after_continuing, [kept.continuing, start_url], [kept.continuing, start_url], **PRIVATE)
+    return run
+
+
+def variants(ui: Layout, page: Page) -> gr.events.Dependency:
+    form, frames, player = ui.variants, ui.keyframes, ui.player
+    inputs = [form.prompts, form.ratios, ui.shot.duration, form.loop_both, ui.shot.loop, frames.start.url,
+              frames.end.url, ui.key.api_key, ui.kept.history]  # fmt: skip
+    locked = form.run.click(page.busy, ui.shot.loop, busy_outputs(ui), **FOCUS_THEN_BUSY)
+    run = locked.then(page.variants_in_page, inputs, [player.status, *player.slots, ui.kept.history], **IN_PAGE)
+    run.then(page.idle, None, ui.buttons, **PRIVATE)
+    run.failure(page.idle, None, ui.buttons, **PRIVATE)
+    run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
+    return run
+
+
+def cancel(ui: Layout, page: Page, runs: list[gr.events.Dependency]) -> None:
+    status, history = ui.player.status, ui.kept.history
+    # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
+    stop = ui.controls.cancel.click(page.cancelled, None, [*ui.buttons, status], cancels=runs, api_visibility="private")
+    stop.then(page.keep_after_cancel, [history, ui.key.api_key], [status, history], **QUEUED)
+
+
+def continue_from(listener: Any, ui: Layout, page: Page) -> None:
+    """``listener`` (a click, a .then) makes the form continue from the clip in ``ui.kept.current``."""
+    outputs = [*ui.form, ui.kept.continuing, ui.player.status, ui.keyframes.box]
+    listener(page.continue_from, [ui.kept.current, ui.key.api_key], outputs, **QUEUED)
+
+
+def continuing(ui: Layout, page: Page) -> None:
+    player, kept = ui.player, ui.kept
+    continue_from(player.extend.click, ui, page)
+    kept.current.change(lambda entry: gr.Button(interactive=bool(entry)), kept.current, player.extend, **PRIVATE)
+    joined = player.join.click(page.join, [kept.history, kept.current, ui.key.api_key], player.chain_file, **QUEUED)
+    joined.success(lambda: gr.File(visible=True), None, player.chain_file, **PRIVATE)
+
+
+def wire_card(card: Card, entry: dict, ui: Layout, page: Page) -> None:
+    restored = dict(zip(ui.form, form_values(entry), strict=True))
+    card.restore.click(lambda: restored, None, ui.form, **PRIVATE)
+    card.rerun.click(lambda: restored, None, ui.form, **PRIVATE).then(None, js="() => rayStudio.clickGenerate()")
+    continue_from(card.further.click(lambda: entry, None, ui.kept.current, **PRIVATE).then, ui, page)
+    history = ui.kept.history
+    card.delete.click(functools.partial(without, entry.get("id")), history, history, **PRIVATE)
+
+
+def keyframes(ui: Layout, page: Page) -> None:
+    for frame in (ui.keyframes.start, ui.keyframes.end):
+        field = KeyframeField(page, frame)
+        # The picture shown and the URL sent stay one: a URL typed or restored over an uploaded
+        # image clears the picture and its note.
+        checked = [frame.url, frame.note, frame.image, frame.uploaded]
+        frame.image.input(field.keyframe, [frame.image, ui.key.api_key], checked, preprocess=False, **QUEUED)
+        frame.url.change(field.url_changed, [frame.url, frame.uploaded], [frame.image, frame.note], **PRIVATE)
+        frame.url.change(None, frame.url, frame.preview, js=f"(u) => rayStudio.preview(u, '{frame.preview.elem_id}')")
+
+
+def form_lines(ui: Layout, page: Page) -> None:
+    """The lines under the form that follow it: characters left, the shape, the prices."""
+    shot, form = ui.shot, ui.variants
+    shot.prompt.change(None, shot.prompt, shot.prompt_count, js=f"(t) => rayStudio.count(t, {MAX_PROMPT_CHARS})")
+    shot.aspect_ratio.change(None, shot.aspect_ratio, shot.ratio_shape, js="(r) => rayStudio.shape(r)")
+    shot.duration.change(page.price_line, shot.duration, ui.controls.price, **PRIVATE)
+    for trigger in (form.prompts.change, form.ratios.change, form.loop_both.change, shot.duration.change):
+        trigger(page.variants_price, [form.prompts, form.ratios, form.loop_both, shot.duration], form.cost, **PRIVATE)
+
+
+def remembered_key(ui: Layout) -> None:
+    key = ui.key
+    for field in (key.api_key, key.remember_key):
+        field.change(None, [key.api_key, key.remember_key], None, js="(k, r) => rayStudio.rememberKey(k, r)")
+
+
+def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
+    loaded = demo.load(None, None, [ui.key.api_key, ui.key.remember_key], js="() => rayStudio.restoreKey()")
+    loaded.then(None, ui.shot.aspect_ratio, ui.shot.ratio_shape, js="(r) => rayStudio.shape(r)")
+    loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
+
+
+def endpoints(page: Page) -> None:
+    """The API and MCP ways in, with no components in the page. The values arrive as they are sent:
+    VideoRequest, not a generic choice check, names a bad one precisely for API callers."""
+    ratio = {"enum": list(ASPECT_RATIOS), "type": "string"}
+    duration = ({"enum": list(DURATIONS), "type": "integer", "title": "Duration"}, DEFAULT_DURATION)
+    generate_types = {"aspect_ratio": (ratio, DEFAULT_ASPECT_RATIO), "duration": duration}
+    ratios = ({"type": "array", "items": ratio}, DEFAULT_VARIANT_RATIOS)
+    variants_types = {"aspect_ratios": ratios, "duration": duration}
+    api(page.generate, "generate", ("clip", "summary"), generate_types, **UNLIMITED)
+    api(page.variants, "variants", ("clips", "summary"), variants_types, **UNLIMITED)
