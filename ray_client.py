@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from ray_studio.client.camera import CAMERA_MOVES, UnknownCameraMoveError
+from ray_studio.client.camera import CAMERA_MOVES, UnknownCameraMoveError, with_camera
 from ray_studio.client.client import RayClient
 from ray_studio.client.enhance import QuotesLostError
 from ray_studio.client.errors import (
@@ -106,6 +106,7 @@ __all__ = [
     "VideoRequest",
     "VideoResult",
     "VideoTooLargeError",
+    "with_camera",
 ]
 
 if __name__ == "__main__":
