@@ -54,55 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Needs SEGMIND_API_KEY (environment or .env), except --join.",
         epilog="Fetch a clip again by its job id, without paying again: python ray_client.py --resume ID -o clip.mp4",
     )
-    generation = parser.add_argument_group("generation")
-    generation.add_argument("prompt", nargs="?", help="what the video should show")
-    generation.add_argument(
-        "--aspect-ratio",
-        action="append",
-        choices=ASPECT_RATIOS,
-        help=f"shape of the video (default {DEFAULT_ASPECT_RATIO}, or the shape of the --extend clip); "
-        "repeat it to make one clip per ratio",
-    )
-    generation.add_argument("--duration", type=int, choices=DURATIONS, help=f"seconds (default {DEFAULT_DURATION})")
-    generation.add_argument("--loop", action="store_true", help="last frame matches the first")
-    generation.add_argument(
-        "--camera",
-        action="append",
-        metavar="MOVE",
-        help="a camera move, added to the prompt as words Ray follows; repeat it to make one clip per move. "
-        f"Moves: {', '.join(CAMERA_MOVES)}",
-    )
-    generation.add_argument(
-        "--enhance",
-        action="store_true",
-        help="first have a language model on Segmind (SEGMIND_ENHANCE_MODEL) rewrite the prompt as Ray likes it: "
-        "one small paid call per prompt (RAY_ENHANCE_PRICE); the clip's prompt is its text",
-    )
-
-    keyframes = parser.add_argument_group(
-        "keyframes", "A local image is checked here (and scaled, stripped of metadata) before it is uploaded to "
-        "Segmind's storage, which is free; nothing is sent when it cannot be used."
+    add_generation_options(parser.add_argument_group("generation"))
+    add_keyframe_options(
+        parser.add_argument_group(
+            "keyframes", "A local image, or a frame of a clip, is checked here (and scaled, stripped of metadata) "
+            "before it is uploaded to Segmind's storage, which is free; nothing is sent when it cannot be used."
+        )
     )  # fmt: skip
-    keyframes.add_argument("--start-image", metavar="SRC", help="first frame: a local image or an http(s) URL")
-    keyframes.add_argument("--end-image", metavar="SRC", help="last frame: a local image or an http(s) URL")
-    keyframes.add_argument("--start-image-url", metavar="URL", help="first frame: an http(s) URL, sent as it is")
-    keyframes.add_argument("--end-image-url", metavar="URL", help="last frame: an http(s) URL, sent as it is")
-    keyframes.add_argument(
-        "--extend", metavar="CLIP", help="start on the last frame of this clip (an MP4); the prompt says what follows"
-    )
-    keyframes.add_argument(
-        "--lead-in", metavar="CLIP", help="end on the first frame of this clip: the new clip leads into it"
-    )
-    keyframes.add_argument(
-        "--bridge",
-        nargs=2,
-        metavar=("A", "B"),
-        help="start on A's last frame and end on B's first: a clip that joins the two",
-    )
 
     variants = parser.add_argument_group(
-        "variants", "Every prompt × every --aspect-ratio is made at once, each its own job, up to "
-        f"RAY_MAX_VARIANTS (default {DEFAULT_MAX_VARIANTS}); the total price is shown before anything is sent."
+        "variants", "Every prompt × every --aspect-ratio × every --camera move is made at once, each its own job, "
+        f"up to RAY_MAX_VARIANTS (default {DEFAULT_MAX_VARIANTS}); the total price is shown before anything is sent."
     )  # fmt: skip
     variants.add_argument("--prompts-file", metavar="FILE", help="one prompt per line (blank lines are skipped)")
 
@@ -125,6 +87,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--sidecar", action="store_true", help="also write NAME.json beside each clip: how to make it again"
     )
     return parser
+
+
+def add_generation_options(generation: argparse._ArgumentGroup) -> None:
+    generation.add_argument("prompt", nargs="?", help="what the video should show")
+    generation.add_argument(
+        "--aspect-ratio",
+        action="append",
+        choices=ASPECT_RATIOS,
+        help=f"shape of the video (default {DEFAULT_ASPECT_RATIO}, or the shape of the clip a keyframe comes from); "
+        "repeat it to make one clip per ratio",
+    )
+    generation.add_argument("--duration", type=int, choices=DURATIONS, help=f"seconds (default {DEFAULT_DURATION})")
+    generation.add_argument("--loop", action="store_true", help="last frame matches the first")
+    generation.add_argument(
+        "--camera",
+        action="append",
+        metavar="MOVE",
+        help="a camera move, added to the prompt as words Ray follows; repeat it to make one clip per move. "
+        f"Moves: {', '.join(CAMERA_MOVES)}",
+    )
+    generation.add_argument(
+        "--enhance",
+        action="store_true",
+        help="first have a language model on Segmind (SEGMIND_ENHANCE_MODEL) rewrite the prompt as Ray likes it: "
+        "one small paid call per prompt (RAY_ENHANCE_PRICE); the clip's prompt is its text",
+    )
+
+
+def add_keyframe_options(keyframes: argparse._ArgumentGroup) -> None:
+    keyframes.add_argument("--start-image", metavar="SRC", help="first frame: a local image or an http(s) URL")
+    keyframes.add_argument("--end-image", metavar="SRC", help="last frame: a local image or an http(s) URL")
+    keyframes.add_argument("--start-image-url", metavar="URL", help="first frame: an http(s) URL, sent as it is")
+    keyframes.add_argument("--end-image-url", metavar="URL", help="last frame: an http(s) URL, sent as it is")
+    keyframes.add_argument(
+        "--extend", metavar="CLIP", help="start on the last frame of this clip (an MP4); the prompt says what follows"
+    )
+    keyframes.add_argument(
+        "--lead-in", metavar="CLIP", help="end on the first frame of this clip: the new clip leads into it"
+    )
+    keyframes.add_argument(
+        "--bridge",
+        nargs=2,
+        metavar=("A", "B"),
+        help="start on A's last frame and end on B's first: a clip that joins the two",
+    )
 
 
 GENERATION_ONLY = (
