@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import sys
 
+from ray_studio.client.camera import CAMERA_MOVES, UnknownCameraMoveError, with_camera
 from ray_studio.client.client import RayClient
+from ray_studio.client.enhance import QuotesLostError
 from ray_studio.client.errors import (
     APIConnectionError,
     APIStatusError,
@@ -53,11 +55,13 @@ from ray_studio.client.errors import (
     VideoTooLargeError,
 )
 from ray_studio.client.job import Job, JobStatus, Update, VideoResult
+from ray_studio.client.llm import ChatFailedError, EmptyReplyError
 from ray_studio.client.request import ASPECT_RATIOS, DURATIONS, VideoRequest
 from ray_studio.client.settings import Settings
 
 __all__ = [
     "ASPECT_RATIOS",
+    "CAMERA_MOVES",
     "DURATIONS",
     "APIConnectionError",
     "APIStatusError",
@@ -66,7 +70,9 @@ __all__ = [
     "BadGatewayError",
     "BadRequestError",
     "CancelledError",
+    "ChatFailedError",
     "ClipNotSavedError",
+    "EmptyReplyError",
     "GatewayTimeoutError",
     "InsufficientCreditsError",
     "InternalServerError",
@@ -84,11 +90,13 @@ __all__ = [
     "OutputNotWritableError",
     "PermissionDeniedError",
     "QueueUnavailableError",
+    "QuotesLostError",
     "RateLimitError",
     "RayClient",
     "RayError",
     "RedirectRefusedError",
     "Settings",
+    "UnknownCameraMoveError",
     "Update",
     "UploadAuthenticationError",
     "UploadError",
@@ -98,6 +106,7 @@ __all__ = [
     "VideoRequest",
     "VideoResult",
     "VideoTooLargeError",
+    "with_camera",
 ]
 
 if __name__ == "__main__":

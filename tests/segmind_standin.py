@@ -6,7 +6,10 @@ It checks the key and the body as Segmind documents them and speaks three of Seg
 - v2, the queue: ``POST /v2/ray-flash-2-720p`` answers at once with a request id, the job then goes
   QUEUED → PROCESSING → COMPLETED (or FAILED) on a scripted timeline, polled at
   ``/v2/requests/<id>/status`` and fetched at ``/v2/requests/<id>``; its video is at ``/files/<id>.mp4``;
-- storage, ``POST /upload-asset``: data URLs in, ``/assets/<name>`` URLs out.
+- storage, ``POST /upload-asset``: data URLs in, ``/assets/<name>`` URLs out;
+- chat models (``CHAT_MODELS``, an instruct LLM such as ``llama-v3p1-8b-instruct``): ``POST /v1/<model>``
+  answers at once in the OpenAI shape (``choices[0].message.content``); ``POST /v2/<model>`` queues it like
+  a clip, and its result carries that answer as a JSON string in ``output``, as Segmind's SDK expects.
 
 Each answer can be scripted: any documented error, slowness, a cut transfer, HTML, JSON with a URL or
 base64, a Retry-After, and hostile upstream behaviour (a dropped connection, a redirect elsewhere, a
@@ -37,6 +40,14 @@ from typing import Any
 SAMPLE_VIDEO = Path(__file__).with_name("data") / "sample.mp4"
 TEST_API_KEY = "standin-test-key-0123456789"
 MODEL = "ray-flash-2-720p"
+CHAT_MODEL = "llama-v3p1-8b-instruct"
+CHAT_MODELS = (CHAT_MODEL, "llama-v3p1-70b-instruct", "mixtral-8x7b-instruct")
+CHAT_ROLES = ("system", "user", "assistant")
+# What a chat model answers unless scripted otherwise: a prompt rewritten as Ray likes it.
+CHAT_TEXT = (
+    "A red fox trots through fresh snow at dawn, the camera tracking low beside it; soft golden light, "
+    "breath misting in the cold air, cinematic and calm."
+)
 ASPECT_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9")
 OUTPUT_FORMS = ("url", "json-string", "video_url", "url-key")
 UPLOAD_FORMS = ("file_urls", "urls")
@@ -95,6 +106,9 @@ class Reply:
     dead_link_status: int = 404  # what a dead link answers (404, or 403 as an expired signed URL does)
     # storage uploads
     upload_form: str = "file_urls"  # "urls": answer with the older {"urls": [...]} shape
+    # chat models (v1 answers and v2 results)
+    text: str | None = None  # the assistant's text (None: CHAT_TEXT; "": an empty reply)
+    quote_key: bool = False  # end the assistant's text with the x-api-key the request carried
     # hostile upstream
     drop: bool = False  # read the whole request, then close the connection without answering
     redirect_to: str | None = None  # answer 307 with this Location
@@ -134,6 +148,7 @@ class Job:
     dead_link_status: int = 404
     links: int = 0  # video links its result has handed out so far (with dead_links, each is a new one)
     downloads: int = 0  # GETs of its video so far
+    chat: dict[str, Any] | None = None  # a chat model's answer (OpenAI shape): its result's ``output``, as JSON
 
     @property
     def started_at(self) -> float:
@@ -191,6 +206,7 @@ class SegmindStandIn:
         self._queue: collections.deque[Reply] = collections.deque()
         self._poll_queue: collections.deque[Reply] = collections.deque()
         self._upload_queue: collections.deque[Reply] = collections.deque()
+        self._chat_queue: collections.deque[Reply] = collections.deque()
         self.in_flight = 0
         self.max_in_flight = 0
         self.last_video_sent_at: float | None = None  # time.time() when a video's last byte left
@@ -201,8 +217,11 @@ class SegmindStandIn:
 
     def _forget(self) -> None:
         self.default = Reply()
+        self.chat_default = Reply()
+        self.chat_models: set[str] = set(CHAT_MODELS)
         self.received: list[Received] = []  # every POST
-        self.submissions: list[Received] = []  # every POST to /v1/... and /v2/...
+        self.submissions: list[Received] = []  # every POST to /v1/... and /v2/... but a chat model's
+        self.chats: list[Received] = []  # every POST to a chat model's /v1/<model> and /v2/<model>
         self.polls: list[Received] = []  # every GET to /v2/requests/...
         self.file_requests: list[Received] = []  # every other GET (videos, assets)
         self.jobs: dict[str, Job] = {}
@@ -254,12 +273,21 @@ class SegmindStandIn:
             self._upload_queue.extend(replies)
         return self
 
+    def then_chat(self, *replies: Reply) -> SegmindStandIn:
+        """Answer the next POSTs to a chat model (v1 or v2) with these; afterwards ``chat_default``.
+        ``Reply(text=...)`` sets the assistant's text, ``text=""`` an empty reply, ``quote_key`` quotes the
+        key back; a status, latency, drop... script it as any other answer (a v2 job: its timeline too)."""
+        with self._lock:
+            self._chat_queue.extend(replies)
+        return self
+
     def reset(self) -> None:
         """Forget scripted replies, jobs, uploads and what was received (for a server shared between tests)."""
         with self._lock:
             self._queue.clear()
             self._poll_queue.clear()
             self._upload_queue.clear()
+            self._chat_queue.clear()
             self._forget()
             self.max_in_flight = 0
 
@@ -274,6 +302,10 @@ class SegmindStandIn:
     def next_upload_reply(self) -> Reply:
         with self._lock:
             return self._upload_queue.popleft() if self._upload_queue else Reply()
+
+    def next_chat_reply(self) -> Reply:
+        with self._lock:
+            return self._chat_queue.popleft() if self._chat_queue else self.chat_default
 
     # -- bookkeeping for the handler
     def _enter(self) -> None:
@@ -290,7 +322,7 @@ class SegmindStandIn:
             self.abandoned += 1
             self.abandoned_paths.append(path)
 
-    def _create_job(self, reply: Reply, body: Any) -> Job:
+    def _create_job(self, reply: Reply, body: Any, chat: dict[str, Any] | None = None) -> Job:
         job = Job(
             request_id=reply.request_id or str(uuid.uuid4()),
             body=body,
@@ -305,6 +337,7 @@ class SegmindStandIn:
             chunked=reply.chunked,
             dead_links=reply.dead_links,
             dead_link_status=reply.dead_link_status,
+            chat=chat,
         )
         self.jobs[job.request_id] = job
         return job
@@ -360,7 +393,8 @@ class SegmindStandIn:
         if state == "FAILED":
             return 422, {**answer, "error": job.failed}
         if state == "COMPLETED" and full:
-            return 200, {**answer, **self._output(job), "metrics": {"inference_time": job.processing}}
+            output = {"output": json.dumps(job.chat)} if job.chat is not None else self._output(job)
+            return 200, {**answer, **output, "metrics": {"inference_time": job.processing}}
         return 200, answer
 
     def _output(self, job: Job) -> dict[str, str]:
@@ -413,6 +447,35 @@ def validate_body(body: Any) -> str | None:
     if unknown:
         return f"Unknown parameters: {', '.join(sorted(unknown))}"
     return None
+
+
+def validate_chat_body(body: Any) -> str | None:
+    """A chat model's checks on the JSON body (``messages``, or the flat ``prompt``); the first problem, or None."""
+    if not isinstance(body, dict):
+        return "Request body must be a JSON object"
+    if "messages" not in body:
+        return None if isinstance(body.get("prompt"), str) and body["prompt"].strip() else "messages is required"
+    messages = body["messages"]
+    if not isinstance(messages, list) or not messages:
+        return "messages must be a non-empty array"
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in CHAT_ROLES:
+            return f"messages[{index}].role must be one of {', '.join(CHAT_ROLES)}"
+        if not isinstance(message.get("content"), (str, list)):
+            return f"messages[{index}].content is required"
+    return None
+
+
+def chat_answer(model: str, text: str) -> dict[str, Any]:
+    """A chat model's answer in the OpenAI shape Segmind passes through."""
+    return {
+        "id": f"chat_{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": len(text.split()), "total_tokens": 120},
+    }
 
 
 def decode_upload(body: Any) -> list[tuple[bytes, str]]:
@@ -475,6 +538,9 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
                 standin.received.append(received)
                 if self.path == UPLOAD_PATH:
                     return self._answer_upload(body)
+                if self._chat_model() is not None:
+                    standin.chats.append(received)
+                    return self._answer_chat(body)
                 if self.path.startswith(("/v1/", "/v2/")):
                     standin.submissions.append(received)
                 if self.path.startswith("/v2/"):
@@ -550,6 +616,30 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             )
             if self._send(200, "video/mp4", iter_padded_video(standin.video, job.size), total, reply) and not cut:
                 standin.last_video_sent_at = time.time()
+
+        # -- chat models: v1 answers at once, v2 queues a job whose result holds the answer
+        def _chat_model(self) -> str | None:
+            version, _, model = self.path.split("?")[0].removeprefix("/").partition("/")
+            return model if version in ("v1", "v2") and model in standin.chat_models else None
+
+        def _answer_chat(self, body: Any) -> None:
+            reply = standin.next_chat_reply()
+            if self._answered_by_script(reply):
+                return
+            if not self._key_ok():
+                return self._json(401, {"error": ERROR_MESSAGES[401]}, reply.headers)
+            if problem := validate_chat_body(body):
+                return self._json(400, {"error": problem}, reply.headers)
+            if reply.body is not None:
+                return self._send_body(reply, "application/json")
+            text = CHAT_TEXT if reply.text is None else reply.text
+            if reply.quote_key:
+                text += f" (key: {self.headers.get('x-api-key', '')})"
+            answer = chat_answer(self._chat_model() or "", text)
+            if self.path.startswith("/v1/"):
+                return self._json(200, answer, reply.headers)
+            job = standin._create_job(reply, body, chat=answer)
+            self._json(200, standin.submit_answer(job), reply.headers)
 
         # -- storage
         def _answer_upload(self, body: Any) -> None:

@@ -445,6 +445,43 @@ def test_last_frame_is_turned_as_a_phone_videos_rotation_says(tmp_path):
     assert near(image.getpixel((90, 20)), RED) and near(image.getpixel((90, 300)), BLUE)
 
 
+# --------------------------------------------------------------------------- clips: the first frame
+
+
+def test_first_frame_is_the_first_frame_not_the_last(traffic_light):
+    keyframe = media.first_frame(traffic_light, "light.mp4")
+    image = decoded(keyframe)
+    assert near(image.getpixel((160, 90)), RED)
+    assert (keyframe.mime, image.format, keyframe.width, keyframe.height) == ("image/png", "PNG", 320, 180)
+    assert keyframe.name == "first frame of light.mp4" and "first frame, at 0.00 s" in keyframe.notes
+
+
+def test_first_frame_of_the_sample_clip_is_its_first_decoded_frame():
+    keyframe = media.first_frame(SAMPLE_CLIP, "sample.mp4")
+    assert decoded(keyframe).tobytes() == all_frames(SAMPLE_CLIP)[0].to_image().tobytes()
+
+
+def test_first_frame_of_a_clip_larger_than_720p_is_scaled(tmp_path):
+    clip = samples.write_clip(tmp_path / "fullhd.mp4", [GREEN], size=(1920, 1080), frames_each=2)
+    keyframe = media.first_frame(clip, "fullhd.mp4")
+    assert (keyframe.width, keyframe.height) == (1280, 720)
+    assert "scaled from 1920×1080 to 1280×720" in keyframe.notes
+
+
+def test_first_frame_is_turned_as_a_phone_videos_rotation_says(tmp_path):
+    clip = samples.write_clip(tmp_path / "flat.mp4", [samples.halves((320, 180), left=RED, right=BLUE)])
+    phone = write(tmp_path, "phone.mov", samples.with_display_rotation(clip.read_bytes()))
+    image = decoded(media.first_frame(phone))
+    assert image.size == (180, 320)
+    assert near(image.getpixel((90, 20)), RED) and near(image.getpixel((90, 300)), BLUE)
+
+
+def test_first_frame_of_a_file_that_is_not_a_video_is_refused_naming_it(tmp_path):
+    path = write(tmp_path, "fox.mp4", b"<html><body>502 Bad Gateway</body></html>")
+    with pytest.raises(media.UndecodableVideoError, match=r"fox\.mp4 cannot be decoded as a video: it is an HTML"):
+        media.first_frame(path, "fox.mp4")
+
+
 def test_a_clip_is_judged_by_its_content_not_its_name(tmp_path, traffic_light):
     renamed = write(tmp_path, "clip.png", traffic_light.read_bytes())
     assert near(decoded(media.last_frame(renamed)).getpixel((160, 90)), BLUE)

@@ -24,11 +24,21 @@ from segmind.exceptions import SegmindError
 from segmind.files import Files
 
 from tests.conftest import ROOT
-from tests.segmind_standin import ERROR_MESSAGES, MODEL, TEST_API_KEY, Received, Reply, SegmindStandIn
+from tests.segmind_standin import (
+    CHAT_MODEL,
+    CHAT_TEXT,
+    ERROR_MESSAGES,
+    MODEL,
+    TEST_API_KEY,
+    Received,
+    Reply,
+    SegmindStandIn,
+)
 
 KEY = {"x-api-key": TEST_API_KEY}
 PROMPT = {"prompt": "a paper boat on a rainy street", "aspect_ratio": "9:16", "duration": 5}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+MESSAGES = [{"role": "user", "content": "Rewrite for a video model: a fox in the snow"}]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -157,6 +167,93 @@ def test_the_sdks_file_upload_returns_a_url_that_serves_the_same_bytes(sdk, stan
 
 def test_the_sdks_storage_address_is_restored_after_the_upload_test():
     assert Files.STORAGE_BASE_URL == "https://workflows-api.segmind.com"
+
+
+# --------------------------------------------------------------------------- chat models, as Segmind's SDK sees them
+
+
+def test_the_sdks_chat_queues_at_v2_and_reads_the_text_from_the_json_string_in_output(sdk, standin):
+    standin.then_chat(Reply(text="A fox trots through snow, the camera low beside it.", queued=0.1))
+    reply = sdk.chat(CHAT_MODEL, messages=MESSAGES)
+    assert reply.text == "A fox trots through snow, the camera low beside it."
+    (posted,) = standin.chats
+    assert posted.path == f"/v2/{CHAT_MODEL}" and posted.body == {"messages": MESSAGES}
+    (job,) = standin.jobs.values()
+    output = get(f"{standin.v2_url}/requests/{job.request_id}").json()["output"]
+    assert isinstance(output, str) and json.loads(output)["choices"][0]["message"]["content"] == reply.text
+
+
+def test_the_sdks_chat_sync_gets_the_openai_answer_from_v1(sdk, standin):
+    reply = sdk.chat_sync(CHAT_MODEL, messages=MESSAGES)
+    assert reply.text == CHAT_TEXT and reply.finish_reason == "stop"
+    assert reply.raw["choices"][0]["message"]["role"] == "assistant"
+    assert [c.path for c in standin.chats] == [f"/v1/{CHAT_MODEL}"]
+
+
+def test_chat_calls_are_not_clip_submissions_but_are_received(sdk, standin):
+    sdk.chat_sync(CHAT_MODEL, messages=MESSAGES)
+    assert standin.submissions == [] and [r.path for r in standin.received] == [f"/v1/{CHAT_MODEL}"]
+
+
+@pytest.mark.parametrize("verb", ["chat", "chat_sync"])
+def test_an_empty_reply_can_be_scripted(sdk, standin, verb):
+    standin.then_chat(Reply(text=""))
+    assert getattr(sdk, verb)(CHAT_MODEL, messages=MESSAGES).text == ""
+
+
+@pytest.mark.parametrize("verb", ["chat", "chat_sync"])
+def test_a_scripted_chat_error_reaches_the_sdk_with_its_status(sdk, standin, verb):
+    standin.then_chat(Reply(status=406))
+    with pytest.raises(SegmindError) as refused:
+        getattr(sdk, verb)(CHAT_MODEL, messages=MESSAGES)
+    assert refused.value.status == 406 and refused.value.detail == ERROR_MESSAGES[406]
+    assert standin.jobs == {}
+
+
+@pytest.mark.parametrize("verb", ["chat", "chat_sync"])
+def test_a_chat_reply_can_quote_the_key_back(sdk, standin, verb):
+    standin.then_chat(Reply(text="A fox.", quote_key=True))
+    assert getattr(sdk, verb)(CHAT_MODEL, messages=MESSAGES).text == f"A fox. (key: {TEST_API_KEY})"
+
+
+def test_a_queued_chat_that_fails_makes_the_sdk_raise_inference_failed(sdk, standin):
+    standin.then_chat(Reply(failed="model overloaded"))
+    with pytest.raises(segmind.v2.InferenceFailed) as failed:
+        sdk.chat(CHAT_MODEL, messages=MESSAGES)
+    assert failed.value.detail == "model overloaded"
+
+
+def test_a_chat_without_the_right_key_is_refused_with_401(standin):
+    answer = requests.post(f"{standin.base_url}/{CHAT_MODEL}", json={"messages": MESSAGES},
+                           headers={"x-api-key": "wrong"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 401 and standin.jobs == {}
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ({}, "messages is required"),
+        ({"messages": []}, "messages must be a non-empty array"),
+        ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role must be one of"),
+        ({"messages": [{"role": "user"}]}, "messages[0].content is required"),
+    ],
+)
+def test_a_chat_with_a_bad_body_is_refused_with_400_naming_the_field(standin, body, problem):
+    answer = requests.post(f"{standin.v2_url}/{CHAT_MODEL}", json=body, headers=KEY, timeout=10)
+    assert answer.status_code == 400 and answer.json()["error"].startswith(problem)
+    assert standin.jobs == {}
+
+
+def test_chat_scripts_answer_only_chats(standin):
+    standin.then_chat(Reply(status=500))
+    assert submit(standin).status_code == 200
+    chat = requests.post(f"{standin.base_url}/{CHAT_MODEL}", json={"messages": MESSAGES}, headers=KEY, timeout=10)
+    assert chat.status_code == 500
+
+
+def test_a_model_that_is_not_a_chat_model_is_still_404(standin):
+    answer = requests.post(f"{standin.base_url}/no-such-llm", json={"messages": MESSAGES}, headers=KEY, timeout=10)
+    assert answer.status_code == 404 and standin.chats == []
 
 
 # --------------------------------------------------------------------------- v2 submit
@@ -544,11 +641,17 @@ def _post_upload(standin, http=requests, **kw):
     return http.post(f"{standin.root_url}/upload-asset", json=UPLOAD_BODY, headers=KEY, **{"timeout": 10, **kw})
 
 
+def _post_chat(standin, http=requests, **kw):
+    body = {"messages": MESSAGES}
+    return http.post(f"{standin.base_url}/{CHAT_MODEL}", json=body, headers=KEY, **{"timeout": 10, **kw})
+
+
 DOORS = {
     "v1": Door(SegmindStandIn.then, _post_v1, f"/v1/{MODEL}"),
     "v2-submit": Door(SegmindStandIn.then, _post_v2, f"/v2/{MODEL}"),
     "v2-status": Door(SegmindStandIn.then_poll, _get_status, "/v2/requests/"),
     "upload": Door(SegmindStandIn.then_upload, _post_upload, "/upload-asset"),
+    "chat": Door(SegmindStandIn.then_chat, _post_chat, f"/v1/{CHAT_MODEL}"),
 }
 POST_DOORS = ["v1", "v2-submit", "upload"]
 

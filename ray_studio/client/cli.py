@@ -5,9 +5,12 @@ each job id as soon as Segmind has queued it, the jobs' states, and on Ctrl-C or
 submission how to fetch each clip later (``--resume ID``) without paying again.
 
 Keyframes may be local images (checked here, then uploaded to Segmind's storage, which is free) or
-URLs; ``--extend`` starts a clip on the last frame of another. Several prompts (``--prompts-file``) and
-aspect ratios (``--aspect-ratio`` repeated) make every combination at once, one job each, up to
-RAY_MAX_VARIANTS. ``--join`` joins clips into one, without a key or a generation.
+URLs; ``--extend`` starts a clip on the last frame of another, ``--lead-in`` ends one on the first frame
+of another, ``--bridge A B`` does both. ``--camera`` adds a camera move to the prompt and ``--enhance``
+has a language model rewrite it first (one small paid call). Several prompts (``--prompts-file``),
+aspect ratios (``--aspect-ratio`` repeated) and camera moves (``--camera`` repeated) make every
+combination at once, one job each, up to RAY_MAX_VARIANTS. ``--join`` joins clips into one, without a
+key or a generation.
 
 Exits 0 all saved, 1 Segmind or the network failed (for any clip), 2 bad input or settings (nothing
 sent), 130 Ctrl-C.
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ray_studio.client import media
+from ray_studio.client.camera import CAMERA_MOVES
 from ray_studio.client.cli_progress import Ticker
 from ray_studio.client.cli_run import (
     NOT_AT_SEGMIND,
@@ -50,33 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
         "Needs SEGMIND_API_KEY (environment or .env), except --join.",
         epilog="Fetch a clip again by its job id, without paying again: python ray_client.py --resume ID -o clip.mp4",
     )
-    generation = parser.add_argument_group("generation")
-    generation.add_argument("prompt", nargs="?", help="what the video should show")
-    generation.add_argument(
-        "--aspect-ratio",
-        action="append",
-        choices=ASPECT_RATIOS,
-        help=f"shape of the video (default {DEFAULT_ASPECT_RATIO}, or the shape of the --extend clip); "
-        "repeat it to make one clip per ratio",
-    )
-    generation.add_argument("--duration", type=int, choices=DURATIONS, help=f"seconds (default {DEFAULT_DURATION})")
-    generation.add_argument("--loop", action="store_true", help="last frame matches the first")
-
-    keyframes = parser.add_argument_group(
-        "keyframes", "A local image is checked here (and scaled, stripped of metadata) before it is uploaded to "
-        "Segmind's storage, which is free; nothing is sent when it cannot be used."
+    add_generation_options(parser.add_argument_group("generation"))
+    add_keyframe_options(
+        parser.add_argument_group(
+            "keyframes", "A local image, or a frame of a clip, is checked here (and scaled, stripped of metadata) "
+            "before it is uploaded to Segmind's storage, which is free; nothing is sent when it cannot be used."
+        )
     )  # fmt: skip
-    keyframes.add_argument("--start-image", metavar="SRC", help="first frame: a local image or an http(s) URL")
-    keyframes.add_argument("--end-image", metavar="SRC", help="last frame: a local image or an http(s) URL")
-    keyframes.add_argument("--start-image-url", metavar="URL", help="first frame: an http(s) URL, sent as it is")
-    keyframes.add_argument("--end-image-url", metavar="URL", help="last frame: an http(s) URL, sent as it is")
-    keyframes.add_argument(
-        "--extend", metavar="CLIP", help="start on the last frame of this clip (an MP4); the prompt says what follows"
-    )
 
     variants = parser.add_argument_group(
-        "variants", "Every prompt × every --aspect-ratio is made at once, each its own job, up to "
-        f"RAY_MAX_VARIANTS (default {DEFAULT_MAX_VARIANTS}); the total price is shown before anything is sent."
+        "variants", "Every prompt × every --aspect-ratio × every --camera move is made at once, each its own job, "
+        f"up to RAY_MAX_VARIANTS (default {DEFAULT_MAX_VARIANTS}); the total price is shown before anything is sent."
     )  # fmt: skip
     variants.add_argument("--prompts-file", metavar="FILE", help="one prompt per line (blank lines are skipped)")
 
@@ -101,6 +89,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_generation_options(generation: argparse._ArgumentGroup) -> None:
+    generation.add_argument("prompt", nargs="?", help="what the video should show")
+    generation.add_argument(
+        "--aspect-ratio",
+        action="append",
+        choices=ASPECT_RATIOS,
+        help=f"shape of the video (default {DEFAULT_ASPECT_RATIO}, or the shape of the clip a keyframe comes from); "
+        "repeat it to make one clip per ratio",
+    )
+    generation.add_argument("--duration", type=int, choices=DURATIONS, help=f"seconds (default {DEFAULT_DURATION})")
+    generation.add_argument("--loop", action="store_true", help="last frame matches the first")
+    generation.add_argument(
+        "--camera",
+        action="append",
+        metavar="MOVE",
+        help="a camera move, added to the prompt as words Ray follows; repeat it to make one clip per move. "
+        f"Moves: {', '.join(CAMERA_MOVES)}",
+    )
+    generation.add_argument(
+        "--enhance",
+        action="store_true",
+        help="first have a language model on Segmind (SEGMIND_ENHANCE_MODEL) rewrite the prompt as Ray likes it: "
+        "one small paid call per prompt (RAY_ENHANCE_PRICE); the clip's prompt is its text",
+    )
+
+
+def add_keyframe_options(keyframes: argparse._ArgumentGroup) -> None:
+    keyframes.add_argument("--start-image", metavar="SRC", help="first frame: a local image or an http(s) URL")
+    keyframes.add_argument("--end-image", metavar="SRC", help="last frame: a local image or an http(s) URL")
+    keyframes.add_argument("--start-image-url", metavar="URL", help="first frame: an http(s) URL, sent as it is")
+    keyframes.add_argument("--end-image-url", metavar="URL", help="last frame: an http(s) URL, sent as it is")
+    keyframes.add_argument(
+        "--extend", metavar="CLIP", help="start on the last frame of this clip (an MP4); the prompt says what follows"
+    )
+    keyframes.add_argument(
+        "--lead-in", metavar="CLIP", help="end on the first frame of this clip: the new clip leads into it"
+    )
+    keyframes.add_argument(
+        "--bridge",
+        nargs=2,
+        metavar=("A", "B"),
+        help="start on A's last frame and end on B's first: a clip that joins the two",
+    )
+
+
 GENERATION_ONLY = (
     ("prompts_file", "--prompts-file"),
     ("start_image", "--start-image"),
@@ -108,6 +141,10 @@ GENERATION_ONLY = (
     ("start_image_url", "--start-image-url"),
     ("end_image_url", "--end-image-url"),
     ("extend", "--extend"),
+    ("lead_in", "--lead-in"),
+    ("bridge", "--bridge"),
+    ("camera", "--camera"),
+    ("enhance", "--enhance"),
     ("aspect_ratio", "--aspect-ratio"),
     ("duration", "--duration"),
     ("loop", "--loop"),
@@ -128,12 +165,9 @@ def options_problem(args: argparse.Namespace) -> str | None:
         return "give a PROMPT (or --prompts-file FILE, --resume JOB_ID or --join CLIP ...)"
     if args.prompt and args.prompts_file:
         return "give a PROMPT or --prompts-file, not both"
-    for end in ("start", "end"):
-        sources = [
-            flag for flag in (f"--{end}-image", f"--{end}-image-url") if getattr(args, flag[2:].replace("-", "_"))
-        ]
-        if end == "start" and args.extend:
-            sources.append("--extend")
+    for end, from_clips in (("start", ("--extend", "--bridge")), ("end", ("--lead-in", "--bridge"))):
+        flags = (f"--{end}-image", f"--{end}-image-url", *from_clips)
+        sources = [flag for flag in flags if getattr(args, flag[2:].replace("-", "_"))]
         if len(sources) > 1:
             return f"{' and '.join(sources)} both set the {end} frame; give one"
     return None

@@ -1,11 +1,13 @@
 """What a run of the command line makes, all checked here before anything is sent: the prompts (a
-PROMPT, or one per line of --prompts-file), every prompt × aspect ratio as a ``VideoRequest``, the
-keyframes (a URL checked as it is, a local image or --extend's last frame prepared for upload), and
-where each clip is saved. A failed check is an ``InvalidRequestError`` (exit 2, nothing sent)."""
+PROMPT, or one per line of --prompts-file), every prompt × aspect ratio × camera move as a
+``VideoRequest``, the keyframes (a URL checked as it is; a local image, or a frame of a clip, prepared
+for upload: --extend's last frame, --lead-in's first, --bridge's last of one and first of the other),
+and where each clip is saved. A failed check is an ``InvalidRequestError`` (exit 2, nothing sent)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import clip_name, free_path
 from ray_studio.client.errors import InvalidRequestError
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
-from ray_studio.client.variants import Variants, plan_variants
+from ray_studio.client.variants import Combination, plan_variants
 
 MAX_PROMPTS_FILE_BYTES = 1 << 20
 ASPECT_TOLERANCE = 0.02  # a clip's shape within 2% of a ratio counts as that ratio (848×480 is 16:9)
@@ -38,9 +40,11 @@ class Frame:
 
 @dataclass
 class RunPlan:
-    """Every clip of a run, checked: its request, where it is saved, and the keyframes still to upload."""
+    """Every clip of a run, checked: its request, what it was made of (its wording and camera move),
+    where it is saved, and the keyframes still to upload."""
 
     requests: list[VideoRequest]
+    combinations: list[Combination]
     outputs: list[Path]
     frames: list[Frame]
 
@@ -49,22 +53,25 @@ def plan_run(args: argparse.Namespace, client: RayClient, max_variants: int, say
     """Every check that costs nothing, made before anything is sent: a keyframe URL is only checked, a
     local image only prepared. Raises InvalidRequestError (a MediaError among them) naming what to fix."""
     prompts = read_prompts(args)
-    if args.aspect_ratio:  # the count is known before --extend's frame is decoded
-        plan_variants([p for p, _ in prompts], args.aspect_ratio, (args.loop,)).check(max_variants)
-    extended = extend_frame(args, say)
-    plan = plan_variants([p for p, _ in prompts], aspect_ratios(args, extended, say), (args.loop,))
+    wordings, cameras = [p for p, _ in prompts], args.camera or ()
+    if args.aspect_ratio:  # the count is known before a clip's frame is decoded
+        plan_variants(wordings, args.aspect_ratio, (args.loop,), cameras).check(max_variants)
+    from_clips = clip_frames(args, say)
+    plan = plan_variants(wordings, aspect_ratios(args, from_clips, say), (args.loop,), cameras)
     plan.check(max_variants)
-    requests = build_requests(args, plan, dict(reversed(prompts)))
+    combinations = plan.combinations()
+    requests = build_requests(args, combinations, dict(reversed(prompts)))
     for request in requests:
         client.check_request(request)
     frames = [
-        extended or frame_from(client, "start_image_url", args.start_image, say),
+        *from_clips,
+        frame_from(client, "start_image_url", args.start_image, say),
         frame_from(client, "end_image_url", args.end_image, say),
     ]
-    outputs = outputs_for(requests, args.output)
+    outputs = outputs_for(requests, combinations, args.output)
     for output in outputs:
         client.check_output(output)
-    return RunPlan(requests, outputs, [frame for frame in frames if frame is not None])
+    return RunPlan(requests, combinations, outputs, [frame for frame in frames if frame is not None])
 
 
 def read_prompts(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -105,25 +112,37 @@ def ratio_of(width: int, height: int) -> str | None:
     return None
 
 
-def extend_frame(args: argparse.Namespace, say: Callable[[str], None]) -> Frame | None:
-    """The --extend clip's last frame (decoded here; MediaError when the clip cannot be)."""
-    if not args.extend:
-        return None
-    keyframe = media.last_frame(args.extend)
-    say(f"start image: {keyframe.name} ({'; '.join(keyframe.notes)}), {keyframe.width}×{keyframe.height}")
-    return Frame("start_image_url", image=keyframe, source=args.extend)
+def clip_frames(args: argparse.Namespace, say: Callable[[str], None]) -> list[Frame]:
+    """Keyframes taken from clips, each decoded here (MediaError when a clip cannot be): --extend's last
+    frame as the start, --lead-in's first frame as the end, --bridge A B's last of A and first of B."""
+    wanted: list[tuple[str, str]] = []  # (clip, field)
+    if args.extend:
+        wanted.append((args.extend, "start_image_url"))
+    if args.bridge:
+        wanted += [(args.bridge[0], "start_image_url"), (args.bridge[1], "end_image_url")]
+    if args.lead_in:
+        wanted.append((args.lead_in, "end_image_url"))
+    frames = []
+    for clip, field in wanted:
+        start = field == "start_image_url"
+        keyframe = media.last_frame(clip) if start else media.first_frame(clip)
+        done = f"{'; '.join(keyframe.notes)}), {keyframe.width}×{keyframe.height}"
+        say(f"{'start' if start else 'end'} image: {keyframe.name} ({done}")
+        frames.append(Frame(field, image=keyframe, source=clip))
+    return frames
 
 
-def aspect_ratios(args: argparse.Namespace, extended: Frame | None, say: Callable[[str], None]) -> list[str]:
+def aspect_ratios(args: argparse.Namespace, from_clips: list[Frame], say: Callable[[str], None]) -> list[str]:
+    """The ratios asked for; else the shape of the first clip a frame was taken from; else the default."""
     if args.aspect_ratio:
         return list(dict.fromkeys(args.aspect_ratio))
-    if extended is not None and extended.image is not None:
-        width, height = extended.image.width, extended.image.height
+    if from_clips and from_clips[0].image is not None:
+        clip, width, height = from_clips[0].source, from_clips[0].image.width, from_clips[0].image.height
         ratio = ratio_of(width, height)
         if ratio:
-            say(f"aspect ratio {ratio}, as {args.extend} ({width}×{height})")
+            say(f"aspect ratio {ratio}, as {clip} ({width}×{height})")
             return [ratio]
-        say(f"{args.extend} is {width}×{height}, none of the model's shapes; using {DEFAULT_ASPECT_RATIO}")
+        say(f"{clip} is {width}×{height}, none of the model's shapes; using {DEFAULT_ASPECT_RATIO}")
     return [DEFAULT_ASPECT_RATIO]
 
 
@@ -141,26 +160,29 @@ def frame_from(client: RayClient, field: str, source: str | None, say: Callable[
     return Frame(field, image=keyframe, source=source)
 
 
-def build_requests(args: argparse.Namespace, plan: Variants, where: dict[str, str]) -> list[VideoRequest]:
+def build_requests(
+    args: argparse.Namespace, combinations: list[Combination], where: dict[str, str]
+) -> list[VideoRequest]:
     """The run's clips; a bad prompt from a file is named by its line (``where``: prompt → its place)."""
     requests = []
-    for prompt, ratio, loop in plan.combinations():
+    for combination in combinations:
         try:
             requests.append(
-                VideoRequest(prompt, ratio, args.duration or DEFAULT_DURATION, loop, args.start_image_url,
-                             args.end_image_url)
+                VideoRequest(combination.prompt, combination.ratio, args.duration or DEFAULT_DURATION,
+                             combination.loop, args.start_image_url, args.end_image_url)
             )  # fmt: skip
         except InvalidRequestError as error:
             if not args.prompts_file:
                 raise
-            place = where.get(prompt, args.prompts_file)
+            place = where.get(combination.wording, args.prompts_file)
             raise InvalidRequestError([f"{place}: {problem}" for problem in error.problems]) from None
     return requests
 
 
-def outputs_for(requests: list[VideoRequest], output: Path | None) -> list[Path]:
+def outputs_for(requests: list[VideoRequest], combinations: list[Combination], output: Path | None) -> list[Path]:
     """One clip: ``-o`` as given (a folder: the clip named inside it). Several: ``-o`` is a folder
-    (default: here) and each clip is named by ``clip_name``, never over an existing file."""
+    (default: here) and each clip is named by ``clip_name`` after its wording (and camera move), never
+    over an existing file."""
     is_folder = output is None or output.is_dir()
     if len(requests) == 1 and not is_folder:
         return [output]
@@ -168,6 +190,7 @@ def outputs_for(requests: list[VideoRequest], output: Path | None) -> list[Path]
         raise InvalidRequestError([f"with {len(requests)} clips, -o names a folder for them, not a file ({output})"])
     folder = output or Path(".")
     paths: list[Path] = []
-    for request in requests:
-        paths.append(free_path(folder, clip_name(request), taken=paths))
+    for request, combination in zip(requests, combinations, strict=True):
+        named = dataclasses.replace(request, prompt=combination.wording)
+        paths.append(free_path(folder, clip_name(named, tag=combination.camera), taken=paths))
     return paths

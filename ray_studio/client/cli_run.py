@@ -1,6 +1,7 @@
-"""Making a run of clips from the command line: local keyframes uploaded (free), the price said, then
-every clip made at once, each in its own thread, its saved path printed on stdout; on Ctrl-C or a
-failure after submission, how to fetch each clip later (``--resume ID``) without paying again."""
+"""Making a run of clips from the command line: local keyframes uploaded (free), the prompts enhanced
+when asked (one small paid call each, its text said), the price said, then every clip made at once,
+each in its own thread, its saved path printed on stdout; on Ctrl-C or a failure after submission, how
+to fetch each clip later (``--resume ID``) without paying again."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ import shlex
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from ray_studio.client.cli_plan import Frame, plan_run
+from ray_studio.client.camera import CAMERA_MOVES, caption, with_camera
+from ray_studio.client.cli_plan import Frame, RunPlan, plan_run
 from ray_studio.client.cli_progress import Lines, Ticker
 from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import sidecar, write_sidecar
 from ray_studio.client.errors import InvalidRequestError, JobFailedError, JobNotFoundError, RayError, redact
 from ray_studio.client.job import Job, Update, VideoResult
-from ray_studio.client.request import VideoRequest
+from ray_studio.client.request import MAX_PROMPT_CHARS, VideoRequest
 from ray_studio.client.settings import Settings
 from ray_studio.client.transport import surely_not_billed
 from ray_studio.client.wording import format_usd
@@ -47,6 +49,8 @@ class Variant:
 
     request: VideoRequest
     output: Path
+    caption: str = ""  # what sets it apart from the run's other clips, when not its prompt (a camera move)
+    extra: dict[str, Any] = field(default_factory=dict)  # for its sidecar: original_prompt, camera
     job: Job | None = None
     result: VideoResult | None = None
     error: RayError | None = None
@@ -65,8 +69,8 @@ def summary(result: VideoResult) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, max_variants: int) -> int:
-    """Checks everything here first (exit 2, nothing sent), uploads local keyframes, then makes every
-    clip at once."""
+    """Checks everything here first (exit 2, nothing sent), uploads local keyframes, enhances the
+    prompts when asked, then makes every clip at once."""
 
     def say(text: str) -> None:
         print(text, file=err, flush=True)
@@ -81,20 +85,54 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, 
             print("cancelled; nothing was sent and no video was saved", file=err)
             return 130
         try:
-            uploaded = upload_frames(client, plan.frames, say)  # free: before the price, which is for the clips
+            uploaded = upload_frames(client, plan.frames, say)  # free: first, and before the price of the clips
+            rewritten = enhanced_prompts(client, plan, settings, say) if args.enhance else {}
+            variants = variants_of(plan, uploaded, rewritten)
         except RayError as error:
             print(f"error: {error}", file=err)
             return 2 if isinstance(error, InvalidRequestError) else 1
         except KeyboardInterrupt:
             print("cancelled; no video was asked for and none was saved", file=err)
             return 130
-        variants = [
-            Variant(dataclasses.replace(request, **uploaded), output)
-            for request, output in zip(plan.requests, plan.outputs, strict=True)
-        ]
         say_price(variants, settings, say)
         sources = {frame.field: frame.source for frame in plan.frames if frame.source}
         return make_all(client, variants, settings, out, err, sidecar_sources=sources if args.sidecar else None)
+
+
+def enhanced_prompts(
+    client: RayClient, plan: RunPlan, settings: Settings, say: Callable[[str], None]
+) -> dict[str, str]:
+    """Each wording of the run rewritten by the enhance model (one paid call each, said before and
+    after), short enough to take the run's longest camera move after it."""
+    wordings = list(dict.fromkeys(combination.wording for combination in plan.combinations))
+    moves = {combination.camera for combination in plan.combinations if combination.camera}
+    limit = MAX_PROMPT_CHARS - max((len(CAMERA_MOVES[move]) + 2 for move in moves), default=0)
+    calls = len(wordings)
+    what = "the prompt" if calls == 1 else f"{calls} prompts"
+    cost = format_usd(calls * settings.enhance_price)
+    say(f"enhancing {what} with {settings.enhance_model} ({calls} call{'s' if calls > 1 else ''}, {cost})")
+    rewritten = {}
+    for number, wording in enumerate(wordings, 1):
+        rewritten[wording] = client.enhance(wording, limit=limit)
+        say(f"enhanced prompt{'' if calls == 1 else f' {number} of {calls}'}: {rewritten[wording]}")
+    return rewritten
+
+
+def variants_of(plan: RunPlan, uploaded: dict[str, str], rewritten: dict[str, str]) -> list[Variant]:
+    """The run's clips as sent: with the uploaded keyframes' URLs and, when enhanced, the rewritten
+    wording (the camera move after it); captioned by camera move, and what the sidecar adds."""
+    variants = []
+    for request, combination, output in zip(plan.requests, plan.combinations, plan.outputs, strict=True):
+        changes: dict[str, Any] = dict(uploaded)
+        extra: dict[str, Any] = {}
+        if combination.wording in rewritten:
+            changes["prompt"] = with_camera(rewritten[combination.wording], combination.camera)
+            extra["original_prompt"] = combination.wording
+        if combination.camera:
+            extra["camera"] = combination.camera
+        label = caption(combination.camera) if combination.camera else ""
+        variants.append(Variant(dataclasses.replace(request, **changes), output, label, extra))
+    return variants
 
 
 def say_price(variants: list[Variant], settings: Settings, say: Callable[[str], None]) -> None:
@@ -105,7 +143,8 @@ def say_price(variants: list[Variant], settings: Settings, say: Callable[[str], 
         return
     say(f"{len(variants)} clips cost {format_usd(sum(prices))} at Segmind's listed price, made at once:")
     for variant, price in zip(variants, prices, strict=True):
-        say(f"  {variant.output}  {variant.request.describe()} · {format_usd(price)} · {variant.request.prompt[:60]!r}")
+        parts = [variant.request.describe(), format_usd(price), *([variant.caption] if variant.caption else [])]
+        say(f"  {variant.output}  {' · '.join(parts)} · {variant.request.prompt[:60]!r}")
 
 
 def upload_frames(client: RayClient, frames: list[Frame], say: Callable[[str], None]) -> dict[str, str]:
@@ -155,7 +194,7 @@ def make_all(
                 variant.request, variant.output, progress=progress, cancel=cancel, on_job=on_job
             )
             if sidecar_sources is not None:
-                write_clip_sidecar(variant.result, settings, sidecar_sources)
+                write_clip_sidecar(variant.result, settings, sidecar_sources, variant.extra)
         except RayError as error:  # reported by the main thread, one line per clip
             variant.error = error
         except Exception as error:
@@ -182,9 +221,11 @@ def make_all(
     return report_failures(variants, err)
 
 
-def write_clip_sidecar(result: VideoResult, settings: Settings, sources: dict[str, str]) -> None:
+def write_clip_sidecar(
+    result: VideoResult, settings: Settings, sources: dict[str, str], extra: dict[str, Any] | None = None
+) -> None:
     api_mode = "async" if result.job_id else "sync"
-    data = sidecar(result, model=settings.model, api_mode=api_mode, sources=sources)
+    data = sidecar(result, model=settings.model, api_mode=api_mode, sources=sources, extra=extra)
     try:
         write_sidecar(result.path, data)
     except OSError as error:

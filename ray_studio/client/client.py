@@ -4,8 +4,9 @@ A generation is a job on Segmind's queue (v2) by default: ``submit`` returns a `
 ``status``/``wait`` follow it, ``fetch`` saves its clip, and a job id is enough to fetch it again
 later (``python ray_client.py --resume ID``). ``SEGMIND_API_MODE=sync`` uses the single v1 call.
 The HTTP is in ``transport``, the queue's exchanges in ``job_queue``, the v1 call in ``direct_call``,
-saving a clip in ``downloads``, the storage upload and keyframes in ``upload``, the values in ``job``;
-people import all of it from ``ray_client``.
+saving a clip in ``downloads``, the storage upload and keyframes in ``upload``, the values in ``job``,
+a prompt rewritten by a language model in ``enhance`` (on the wire: ``llm``); people import all of it
+from ``ray_client``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from ray_studio.client import direct_call, downloads, job_queue
+from ray_studio.client import direct_call, downloads, enhance, job_queue, llm
 from ray_studio.client import upload as storage
 from ray_studio.client.answers import job_status
 from ray_studio.client.errors import (
@@ -45,7 +46,7 @@ from ray_studio.client.job import (
     VideoResult,
     typical_seconds,
 )
-from ray_studio.client.request import VideoRequest, private_host_problem
+from ray_studio.client.request import MAX_PROMPT_CHARS, VideoRequest, private_host_problem
 from ray_studio.client.settings import KEY_PATTERN, Settings, origin
 from ray_studio.client.transport import Transport
 
@@ -343,6 +344,32 @@ class RayClient:
             attempts=attempts,
             cost=request.price(self.settings.price_per_second),
         )
+
+    # -- prompt craft
+
+    def enhance(
+        self,
+        prompt: str,
+        api_key: str | None = None,
+        *,
+        limit: int = MAX_PROMPT_CHARS,
+        cancel: threading.Event | None = None,
+    ) -> str:
+        """``prompt`` rewritten by Segmind's ``settings.enhance_model`` into what Ray responds to (subject,
+        action, camera, light, style; one paragraph), keeping its subject and every word in double quotes;
+        at most ``limit`` characters (leave room for anything added after, such as a camera move).
+
+        One paid call (``settings.enhance_price`` US dollars, on ``api_key`` or the configured key), made
+        only once the prompt passes a clip's checks; through Segmind's queue unless ``api_mode="sync"``.
+        Raises InvalidRequestError (nothing sent), the status classes a clip raises (401, 406, 429, 5xx...),
+        ``llm.EmptyReplyError`` (an answer without text), ``llm.ChatFailedError`` (the queued call FAILED)
+        or ``enhance.QuotesLostError`` (the rewrite dropped quoted words; its ``rewrite`` is what came back).
+        """
+        key = self.key_for(api_key)
+        original = enhance.check_prompt(prompt, limit)
+        messages = enhance.messages_for(original, limit)
+        reply = llm.chat(self._http, messages, key, queued=self.settings.api_mode == "async", cancel=cancel)
+        return enhance.checked(original, reply, limit)
 
     # -- keyframes
 

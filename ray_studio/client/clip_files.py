@@ -68,11 +68,13 @@ def slug(prompt: str) -> str:
     return f"{stem}-{FALLBACK_SLUG}" if stem in WINDOWS_RESERVED else stem
 
 
-def clip_name(request: VideoRequest, suffix: str = ".mp4") -> str:
-    """``lighthouse-at-dusk_16x9_5s.mp4``; ``_loop`` is added for a looping clip."""
+def clip_name(request: VideoRequest, suffix: str = ".mp4", *, tag: str | None = None) -> str:
+    """``lighthouse-at-dusk_16x9_5s.mp4``; ``_loop`` is added for a looping clip, and a ``tag`` (a camera
+    move: ``lighthouse-at-dusk_orbit-left_16x9_5s.mp4``) after the prompt's words."""
     shape = request.aspect_ratio.replace(":", "x")
     loop = "_loop" if request.loop else ""
-    return f"{slug(request.prompt)}_{shape}_{request.duration}s{loop}{suffix}"
+    tagged = f"_{slug(tag)}" if tag else ""
+    return f"{slug(request.prompt)}{tagged}_{shape}_{request.duration}s{loop}{suffix}"
 
 
 def free_path(folder: Path, name: str, *, taken: Collection[Path] = ()) -> Path:
@@ -102,12 +104,20 @@ def _is_taken(candidate: Path, taken: Collection[Path]) -> bool:
 # --------------------------------------------------------------------------- sidecars
 
 
-def sidecar(result: VideoResult, *, model: str, api_mode: str, sources: dict[str, str] | None = None) -> dict[str, Any]:
+def sidecar(
+    result: VideoResult,
+    *,
+    model: str,
+    api_mode: str,
+    sources: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Everything needed to make the clip again, as JSON-ready data: the prompt and every parameter,
     the keyframe URLs that were sent (``sources`` maps a keyframe field to the local file it was made
     from), the model and API mode, the job id, time taken, size, cost (US dollars), when (UTC, ISO
-    8601), the clip's file name, and ``cli``: a shell-quoted (POSIX) command line that makes it again,
-    run in the clip's folder.
+    8601), the clip's file name, what ``extra`` adds (``original_prompt`` before an enhance, the
+    ``camera`` move), and ``cli``: a shell-quoted (POSIX) command line that makes it again, run in the
+    clip's folder.
     A resumed clip whose request is not known has null parameters, and ``cli`` fetches it again."""
     request = result.request
     data: dict[str, Any] = {
@@ -126,6 +136,7 @@ def sidecar(result: VideoResult, *, model: str, api_mode: str, sources: dict[str
         "size_bytes": result.size_bytes,
         "cost_usd": result.cost,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
     }
     data["cli"] = cli_command(request, result.path.name, job_id=result.job_id)
     return data

@@ -78,10 +78,11 @@ def submit(
         if not may_have_reached(err):
             raise
         raise SUBMISSION_MAY_HAVE_REACHED.applied_to(err) from err
-    return _job_from_answer(http, http.read_json(response, "the submission"), request, key)
+    return job_from_answer(http, http.read_json(response, "the submission"), request, key)
 
 
-def _job_from_answer(http: Transport, data: Any, request: VideoRequest, key: str) -> Job:
+def job_from_answer(http: Transport, data: Any, request: VideoRequest | None, key: str) -> Job:
+    """The Job a submission's answer names (its id checked; Segmind's URLs kept only where the key may go)."""
     job_id = data.get("request_id") if isinstance(data, dict) else None
     if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
         message = http.quoted(data, key)

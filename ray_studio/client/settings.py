@@ -17,6 +17,11 @@ DEFAULT_UPLOAD_URL = "https://workflows-api.segmind.com"
 API_MODES = ("async", "sync")
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,512}")  # printable ASCII, no spaces: every Segmind key
 MIN_FREE_BYTES = 64 << 20  # room a clip needs before anything is paid for
+# The Segmind-hosted instruct model that rewrites prompts (enhance), and what one call is taken to cost
+# in US dollars: Segmind lists no per-call figure for it, so this is a ceiling (the README says why).
+DEFAULT_ENHANCE_MODEL = "llama-v3p1-8b-instruct"
+ENHANCE_MODEL_SLUG = f"a model slug like {DEFAULT_ENHANCE_MODEL}"
+ENHANCE_PRICE = 0.01
 
 T = TypeVar("T")
 
@@ -117,6 +122,8 @@ class Settings:
     max_video_bytes: int = 500_000_000
     price_per_second: float = PRICE_PER_SECOND
     min_free_bytes: int = MIN_FREE_BYTES
+    enhance_model: str = DEFAULT_ENHANCE_MODEL
+    enhance_price: float = ENHANCE_PRICE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, reader: EnvReader | None = None) -> Settings:
@@ -142,6 +149,8 @@ class Settings:
             job_timeout=read.number("SEGMIND_JOB_TIMEOUT", 600.0),
             max_video_bytes=read.whole("SEGMIND_MAX_VIDEO_BYTES", 500_000_000, minimum=1),
             price_per_second=read.number("RAY_PRICE_PER_SECOND", PRICE_PER_SECOND),
+            enhance_model=read.value("SEGMIND_ENHANCE_MODEL", _parse_model, ENHANCE_MODEL_SLUG, DEFAULT_ENHANCE_MODEL),
+            enhance_price=read.number("RAY_ENHANCE_PRICE", ENHANCE_PRICE),
         )
         if reader is None:
             read.check()
@@ -163,6 +172,12 @@ class Settings:
     @property
     def v2_endpoint(self) -> str:
         return f"{self.v2_base}/{self.model.strip('/')}"
+
+    @property
+    def enhance_endpoints(self) -> tuple[str, str]:
+        """The enhance model's v1 and v2 (queue) endpoints."""
+        model = self.enhance_model.strip("/")
+        return f"{self.base_url.rstrip('/')}/{model}", f"{self.v2_base}/{model}"
 
     @property
     def trusted_origins(self) -> frozenset[str]:

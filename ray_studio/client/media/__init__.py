@@ -3,6 +3,7 @@ is uploaded or paid for.
 
 ``load_keyframe`` turns a local image (a path or bytes) into a ``Keyframe`` Ray Flash 2 can start or
 end on (``images``). ``last_frame`` takes the last frame of a clip as a keyframe (to extend a clip),
+``first_frame`` its first (to end a clip that leads into it, or bridges two),
 ``clip_info`` describes one (``clips``), and ``join_clips`` joins MP4 clips without re-encoding them
 (``joining``). Importing this package loads neither Pillow nor PyAV: each loads when an image or a clip
 is first used.
@@ -69,6 +70,7 @@ __all__ = [
     "UnsupportedClipError",
     "UnsupportedImageFormatError",
     "clip_info",
+    "first_frame",
     "join_clips",
     "last_frame",
     "load_keyframe",
@@ -80,6 +82,13 @@ def load_keyframe(source: PathLike | bytes, name: str | None = None) -> Keyframe
     from ray_studio.client.media import images
 
     return images.load_keyframe(source, name)
+
+
+def first_frame(clip: PathLike, name: str | None = None) -> Keyframe:
+    """The clip's first frame (in display order) as a PNG keyframe, e.g. to end a clip that leads into it."""
+    from ray_studio.client.media import clips
+
+    return clips.first_frame(clip, name)
 
 
 def last_frame(clip: PathLike, name: str | None = None) -> Keyframe:

@@ -1,6 +1,6 @@
 """Clips, read with PyAV: a clip opened safely (``open_clip``: by its content, from an absolute path,
-never by its name), what it is (``clip_info``), and its last frame as a keyframe (``last_frame``).
-Joining clips is in ``joining``, on top of these.
+never by its name), what it is (``clip_info``), and its first or last frame as a keyframe
+(``first_frame``, ``last_frame``). Joining clips is in ``joining``, on top of these.
 """
 
 from __future__ import annotations
@@ -151,7 +151,19 @@ def packets(
         raise undecodable(name, av_reason(err)) from None
 
 
-# --------------------------------------------------------------------------- the last frame
+# --------------------------------------------------------------------------- first and last frames
+
+
+def first_frame(clip: PathLike, name: str | None = None) -> Keyframe:
+    """The clip's first frame (in display order) as a PNG keyframe, e.g. to end a clip that leads into it."""
+    name = display_name(clip, name, "the clip")
+    with open_clip(clip, name) as (container, stream):
+        stream.thread_type = "AUTO"
+        frame = _first(container, stream, name)
+        if frame is None:
+            raise undecodable(name, "it has no frames")
+        image, notes = _frame_image(frame, "first")
+    return _keyframe(image, notes, name, "first")
 
 
 def last_frame(clip: PathLike, name: str | None = None) -> Keyframe:
@@ -163,14 +175,30 @@ def last_frame(clip: PathLike, name: str | None = None) -> Keyframe:
             frame = _decode_from_start(clip, name)  # no index, an odd file, or a cut one: the slow, sure way
         if _stops_early(frame, stream):
             raise cut_short(stream, _shown_until(frame, stream), name)
-        image, notes = _frame_image(frame)
+        image, notes = _frame_image(frame, "last")
+    return _keyframe(image, notes, name, "last")
+
+
+def _keyframe(image: Image.Image, notes: list[str], name: str, which: str) -> Keyframe:
+    """A frame's picture checked and scaled as a keyframe, as PNG."""
     from ray_studio.client.media.images import check_pixels, scaled  # Pillow, only once a frame is taken
 
-    check_pixels(image.size, name, f"the last frame of {name}")
+    check_pixels(image.size, name, f"the {which} frame of {name}")
     image = scaled(image, image.size, 1, notes)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
-    return Keyframe(buffer.getvalue(), "image/png", image.width, image.height, f"last frame of {name}", tuple(notes))
+    label = f"{which} frame of {name}"
+    return Keyframe(buffer.getvalue(), "image/png", image.width, image.height, label, tuple(notes))
+
+
+def _first(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, name: str
+) -> av.VideoFrame | None:
+    """The first frame the decoder gives: FFmpeg's decoders give frames in display order."""
+    try:
+        return next(iter(container.decode(stream)), None)
+    except av.FFmpegError as err:
+        raise undecodable(name, av_reason(err)) from None
 
 
 def _frame_after_last_keyframe(
@@ -237,8 +265,8 @@ def cut_short(stream: av.video.stream.VideoStream, shown_until: Fraction, name: 
     return undecodable(name, f"its frames stop at {stop:.2f} s of its {length:.2f} s (the file is cut short)")
 
 
-def _frame_image(frame: av.VideoFrame) -> tuple[Image.Image, list[str]]:
-    notes = [f"last frame, at {float(frame.time or 0):.2f} s"]
+def _frame_image(frame: av.VideoFrame, which: str) -> tuple[Image.Image, list[str]]:
+    notes = [f"{which} frame, at {float(frame.time or 0):.2f} s"]
     image = frame.to_image()
     rotation = frame.rotation
     if rotation:
