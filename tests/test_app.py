@@ -297,7 +297,7 @@ def test_with_mcp_on_an_agent_can_list_and_call_generate(upstream, tmp_path):
 
     with running_app(upstream.base_url, OWNER_KEY, app.AppSettings(mcp=True), temp_dir=str(tmp_path)) as running:
         tools, made, refused = asyncio.run(as_an_agent(running.url))
-    assert sorted(t.name for t in tools) == ["generate", "variants"]
+    assert sorted(t.name for t in tools) == ["enhance", "generate", "variants"]
     tools = [t for t in tools if t.name == "generate"]
     assert set(tools[0].inputSchema["properties"]) == {
         "prompt", "aspect_ratio", "duration", "loop", "start_image_url", "end_image_url", "api_key",
