@@ -95,12 +95,18 @@ class FramesAndChains:
 
     async def continue_from(self, entry: Any, api_key: Any, visitor: Visitor) -> str:
         """The last frame of a clip in a visitor's history, hosted to be the next clip's start image."""
+        return await self.clip_frame(entry, "last", api_key, visitor)
+
+    async def clip_frame(self, entry: Any, which: str, api_key: Any, visitor: Visitor) -> str:
+        """The ``which`` ("first" or "last") frame of a clip in a visitor's history, checked and hosted
+        like a keyframe: the one path of Continue, Lead in and Bridge."""
+        take = {"first": media.first_frame, "last": media.last_frame}[which]
         clip = self.clip_file(entry)
         key, own_key = self.key_for(api_key)
         with LIVE_KEYS.held(key if own_key else None):
             async with self._one_image_at_a_time(visitor):
                 self._take_file_work(visitor)
-                frame = await self._thread(media.last_frame, clip, f"the clip {clip.name}")
+                frame = await self._thread(take, clip, f"the clip {clip.name}")
                 return await self._upload(frame, key, own_key, visitor)
 
     async def _upload(self, frame: media.Keyframe, key: str, own_key: bool, visitor: Visitor) -> str:

@@ -88,7 +88,9 @@ def default_secret_file() -> Path:
     )
 
 
-def entry_for(tracked: Tracked, own_key: bool, continues: str | None = None) -> dict[str, Any]:
+def entry_for(
+    tracked: Tracked, own_key: bool, continues: str | None = None, leads_into: str | None = None
+) -> dict[str, Any]:
     """The entry of one clip (unsigned): enough to show it, restore its settings, make it again and
     find it after a reload. A clip that was made but could not be fetched stays "running", so the
     next visit fetches it (no new charge)."""
@@ -105,6 +107,8 @@ def entry_for(tracked: Tracked, own_key: bool, continues: str | None = None) -> 
     }
     if continues:
         entry["continues"] = continues
+    if leads_into:
+        entry["leads_into"] = leads_into  # a lead-in or a bridge: the clip this one's last frame meets
     if r is not None:
         entry.update(
             prompt=r.prompt,
@@ -138,7 +142,8 @@ def with_entry(history: list[dict[str, Any]], entry: dict[str, Any]) -> list[dic
 
 
 def chain_of(history: Iterable[dict[str, Any]], entry_id: str) -> list[dict[str, Any]]:
-    """The clips that lead to ``entry_id`` by "continue", oldest first (each clip once)."""
+    """The clips that lead to ``entry_id`` by "continue", oldest first (each clip once), then the clip
+    it leads into, if it is a lead-in (lead-in + clip) or a bridge (A + bridge + B)."""
     by_id = {e.get("id"): e for e in history}
     chain, seen = [], set()
     entry = by_id.get(entry_id)
@@ -146,7 +151,23 @@ def chain_of(history: Iterable[dict[str, Any]], entry_id: str) -> list[dict[str,
         seen.add(entry.get("id"))
         chain.append(entry)
         entry = by_id.get(entry.get("continues"))
-    return chain[::-1]
+    chain.reverse()
+    after = by_id.get(chain[-1].get("leads_into")) if chain else None
+    if after is not None and after.get("id") not in seen:
+        chain.append(after)
+    return chain
+
+
+def chain_links(continuing: Any, start_url: str | None, end_url: str | None) -> tuple[str | None, str | None]:
+    """The clips a new clip joins, from the form's ``continuing`` ({"id", "url", "leads_into", "end_url"}):
+    the one it continues (its start image is still that clip's last frame) and the one it leads into
+    (its end image is still that clip's first frame). A keyframe changed since unlinks it."""
+    if not isinstance(continuing, dict):
+        return None, None
+    continues = continuing.get("id") if continuing.get("url") and continuing.get("url") == start_url else None
+    end = continuing.get("end_url")
+    leads_into = continuing.get("leads_into") if end and end == end_url else None
+    return continues, leads_into
 
 
 def request_of(entry: dict[str, Any]) -> VideoRequest:

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
+from ray_studio.client.camera import CAMERA_MOVES
+from ray_studio.client.camera import caption as camera_caption
 from ray_studio.client.errors import API_KEYS_PAGE, RayError
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
 from ray_studio.client.wording import describe_shape
@@ -137,6 +139,30 @@ class VariantsForm(NamedTuple):
     loop_both: gr.Checkbox
     cost: gr.Markdown
     run: gr.Button
+    cameras: gr.Dropdown  # Compare moves: one wording, several camera moves
+
+
+class PromptCraft(NamedTuple):
+    """Beside the prompt: Enhance and its suggestion (shown beside the visitor's own), Undo, the camera move picker."""
+
+    enhance: gr.Button
+    undo: gr.Button
+    camera: gr.Dropdown
+    suggestion_box: gr.Group
+    original: gr.Textbox  # the visitor's prompt, beside the suggestion
+    suggestion: gr.Textbox
+    use_it: gr.Button
+    keep_mine: gr.Button
+    before: gr.State  # the prompt before "Use it", for Undo
+
+
+class ClipLinks(NamedTuple):
+    """Lead in (a new clip ending on a clip's first frame) and Bridge (from A's last frame to B's first)."""
+
+    lead_in: gr.Button
+    bridge_from: gr.Dropdown
+    bridge_to: gr.Dropdown
+    bridge: gr.Button
 
 
 class Player(NamedTuple):
@@ -175,6 +201,8 @@ class Layout:
     variants: VariantsForm
     player: Player
     kept: Kept
+    craft: PromptCraft | None = None
+    links: ClipLinks | None = None
 
     @property
     def form(self) -> list[Any]:
@@ -203,6 +231,7 @@ def build(studio: Studio, settings: AppSettings, wire_card: Callable[[Card, dict
     with gr.Row():
         with gr.Column(scale=5):
             shot = shot_form()
+            craft = prompt_craft()
             # Without a key of the page's own, the visitor's comes first, so Generate stays in sight on a laptop.
             key = None if studio.has_owner_key else key_box(open=True)
             controls = generate_controls(studio)
@@ -212,8 +241,9 @@ def build(studio: Studio, settings: AppSettings, wire_card: Callable[[Card, dict
             key = key or key_box(open=False)
         with gr.Column(scale=6):
             player = result_player(settings.max_variants)
+            links = clip_links()
     kept = history_section(settings.browser_secret, studio, wire_card)
-    layout = Layout(shot, key, controls, keyframes, variants, player, kept)
+    layout = Layout(shot, key, controls, keyframes, variants, player, kept, craft, links)
     gr.Examples(
         examples=EXAMPLES,
         inputs=layout.form,
@@ -313,8 +343,43 @@ def variants_form(cost_line: str) -> VariantsForm:
         )
         loop_both = gr.Checkbox(label="Each with and without loop", value=False)
         cost = gr.Markdown(cost_line, elem_id="variants-cost")
+        cameras = gr.Dropdown(
+            camera_choices(), value=[], multiselect=True, label="Compare camera moves (each wording with each move)",
+            elem_id="variant-cameras",
+        )  # fmt: skip
         run = gr.Button("Run the variants", variant="primary", elem_id="run-variants")
-    return VariantsForm(prompts, ratios, loop_both, cost, run)
+    return VariantsForm(prompts, ratios, loop_both, cost, run, cameras)
+
+
+def camera_choices() -> list[tuple[str, str]]:
+    """Luma's camera move names as people read them (``orbit left``), sent as the names."""
+    return [(camera_caption(move), move) for move in CAMERA_MOVES]
+
+
+def prompt_craft() -> PromptCraft:
+    with gr.Row(equal_height=True, elem_id="prompt-craft"):
+        enhance = gr.Button("✨ Enhance", size="sm", elem_id="enhance", scale=1)
+        undo = gr.Button("Undo", size="sm", visible=False, elem_id="enhance-undo", scale=1)
+        camera = gr.Dropdown(camera_choices(), value=None, label="Camera move (adds its words to the prompt)",
+                             elem_id="camera-move", scale=3)  # fmt: skip
+    with gr.Group(visible=False, elem_id="enhance-suggestion") as suggestion_box:
+        with gr.Row():
+            original = gr.Textbox(label="Yours", interactive=False, lines=4, elem_id="enhance-original")
+            suggestion = gr.Textbox(label="Suggested (edit it if you like)", lines=4, elem_id="enhance-text")
+        with gr.Row():
+            use_it = gr.Button("Use it", size="sm", variant="primary", elem_id="enhance-use")
+            keep_mine = gr.Button("Keep mine", size="sm", elem_id="enhance-keep")
+    return PromptCraft(enhance, undo, camera, suggestion_box, original, suggestion, use_it, keep_mine, gr.State(""))
+
+
+def clip_links() -> ClipLinks:
+    with gr.Row():
+        lead_in = gr.Button("Lead in to this clip", elem_id="lead-in", size="sm", interactive=False)
+    with gr.Accordion("Bridge two of your clips", open=False, elem_id="bridge-box"), gr.Row(equal_height=True):
+        bridge_from = gr.Dropdown([], label="From (its last frame starts the bridge)", elem_id="bridge-from")
+        bridge_to = gr.Dropdown([], label="To (its first frame ends it)", elem_id="bridge-to")
+        bridge = gr.Button("Bridge", size="sm", elem_id="bridge")
+    return ClipLinks(lead_in, bridge_from, bridge_to, bridge)
 
 
 def result_player(max_variants: int) -> Player:

@@ -26,7 +26,7 @@ from ray_studio.client.variants import plan_variants
 from ray_studio.client.wording import format_usd
 from ray_studio.web.board import Tracked
 from ray_studio.web.gradio_tweaks import serve_as_is
-from ray_studio.web.history import form_values, trimmed
+from ray_studio.web.history import chain_links, form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
@@ -283,9 +283,7 @@ class Page:
             except RayError as err:
                 yield {player.status: self.failure_line(err, api_key)}
                 raise self.error(err, api_key) from None
-            continues = (
-                (continuing or {}).get("id") if (continuing or {}).get("url") == video_request.start_image_url else None
-            )
+            continues, leads_into = chain_links(continuing, video_request.start_image_url, video_request.end_image_url)
             known_job, recorded = None, False
             try:
                 async for state in tracked.changes():
@@ -295,7 +293,7 @@ class Page:
                     # it leaves no card.
                     if not recorded or state.job_id != known_job or state.finished:
                         recorded, known_job = True, state.job_id
-                        history = self.studio.remember(history, state, own_key, continues=continues)
+                        history = self.studio.remember(history, state, own_key, continues, leads_into)
                         shown[kept.history] = history
                     if not state.finished:
                         yield {player.status: self.status(state), **shown}
@@ -316,7 +314,7 @@ class Page:
             }
 
     async def variants_in_page(
-        self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history,
+        self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history, cameras=(),
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[Shown]:  # fmt: skip
@@ -326,7 +324,9 @@ class Page:
             history = trimmed(history)
             try:
                 loops = [False, True] if loop_both else [bool(loop)]
-                requests = self.studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url)
+                requests = self.studio.variant_requests(
+                    prompts, aspect_ratios, duration, loops, start_url, end_url, cameras
+                )
                 tracked, own_key = await self.studio.start_many(requests, api_key, visitor)
             except RayError as err:
                 yield {player.status: self.failure_line(err, api_key)}
@@ -450,12 +450,18 @@ class Page:
             self.ui.keyframes.box: gr.Accordion(open=True),  # the start image it set, in sight
         }
 
-    def after_continuing(self, continuing: dict | None, start_url: str) -> Shown:
-        """Once the continuing clip is made, the form stops continuing: a new prompt starts afresh
-        (Continue from this clip goes on from the new one)."""
-        if isinstance(continuing, dict) and continuing.get("url") == start_url:
-            return {self.ui.kept.continuing: None, self.ui.keyframes.start.url: ""}
-        return gr.skip()
+    def after_continuing(self, continuing: dict | None, start_url: str, end_url: str = "") -> Shown:
+        """Once the continuing (leading-in, bridging) clip is made, the form stops continuing: a new prompt
+        starts afresh (Continue from this clip goes on from the new one)."""
+        continues, leads_into = chain_links(continuing, start_url, end_url)
+        if not (continues or leads_into):
+            return gr.skip()
+        shown: Shown = {self.ui.kept.continuing: None}
+        if continues:
+            shown[self.ui.keyframes.start.url] = ""
+        if leads_into:
+            shown[self.ui.keyframes.end.url] = ""
+        return shown
 
     async def join(self, history: Any, entry: dict | None, api_key: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
         entry_id = entry.get("id", "") if isinstance(entry, dict) else ""

@@ -25,6 +25,7 @@ from ray_studio.web.ledger import redact_uri
 
 MICROS_PER_DOLLAR = 1_000_000
 DEFAULT_VISITOR_LIMITS = "4 per 10 minutes; 12 per day"
+DEFAULT_ENHANCE_LIMITS = "20 per 10 minutes"  # prompt rewrites (enhance) per visitor on the page's key
 NETWORK_FACTOR = 3  # unset RAY_NETWORK_LIMITS: one IPv6 customer's block may make 3 visitors' clips
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
 OWN_KEY_FIELD = "'Your Segmind API key'"
@@ -53,6 +54,7 @@ class SpendPolicy:
     proxy_hops: int = 0  # RAY_PROXY_HOPS, trusted proxies in front; default 1 on a Hugging Face Space
     network_limits: str | None = None  # RAY_NETWORK_LIMITS, per IPv6 /56; None: NETWORK_FACTOR × visitor_limits
     trusted_proxies: str = DEFAULT_TRUSTED_PROXIES  # RAY_TRUSTED_PROXIES, peers whose X-Forwarded-For is read
+    enhance_limits: str = DEFAULT_ENHANCE_LIMITS  # RAY_ENHANCE_LIMITS, prompt rewrites per visitor; "off" disables
 
     @cached_property
     def proxies(self) -> Proxies:
@@ -82,6 +84,7 @@ class SpendPolicy:
             proxy_hops=value("RAY_PROXY_HOPS", _parse_hops, HOPS_EXPECTED, 1 if read.raw("SPACE_ID") else 0),
             network_limits=value("RAY_NETWORK_LIMITS", _parse_limits_setting, NETWORK_EXPECTED, cls.network_limits),
             trusted_proxies=value("RAY_TRUSTED_PROXIES", _parse_proxies, TRUSTED_PROXIES_EXPECTED, cls.trusted_proxies),
+            enhance_limits=value("RAY_ENHANCE_LIMITS", _parse_limits_setting, ENHANCE_EXPECTED, cls.enhance_limits),
         )
         if reader is None:
             read.check(SettingError)
@@ -94,6 +97,7 @@ IN_FLIGHT_EXPECTED = "a whole number of at least 1 (RAY_OWN_KEY_ONLY=true serves
 STORAGE_EXPECTED = "memory:// or redis://host:port (also rediss://, redis+unix://)"
 HOPS_EXPECTED = "a whole number: 0 when visitors reach the app directly, 1 behind one proxy"
 NETWORK_EXPECTED = f"like {DEFAULT_VISITOR_LIMITS!r} (per IPv6 /56), or off"
+ENHANCE_EXPECTED = f"like {DEFAULT_ENHANCE_LIMITS!r}, or off"
 
 _ASCII_WHOLE = re.compile(r"[0-9]{1,9}", re.ASCII)
 _ASCII_DOLLARS = re.compile(r"\$?([0-9]{1,9}(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
@@ -184,6 +188,10 @@ def check_policy(policy: SpendPolicy) -> list[RateLimitItem]:
     except ValueError:
         problems.append(f"RAY_NETWORK_LIMITS must be {NETWORK_EXPECTED} (got {policy.network_limits!r})")
     try:
+        visitor_windows(policy.enhance_limits)
+    except ValueError:
+        problems.append(f"RAY_ENHANCE_LIMITS must be {ENHANCE_EXPECTED} (got {policy.enhance_limits!r})")
+    try:
         parse_networks(policy.trusted_proxies)
     except (ValueError, AttributeError):
         problems.append(f"RAY_TRUSTED_PROXIES must be {TRUSTED_PROXIES_EXPECTED} (got {policy.trusted_proxies!r})")
@@ -203,13 +211,13 @@ def dollars(micros: int) -> str:
     return format_usd(micros / MICROS_PER_DOLLAR)
 
 
-def limit_phrase(items: Iterable[RateLimitItem]) -> str:
-    """``4 clips per 10 minutes and 12 per day``."""
+def limit_phrase(items: Iterable[RateLimitItem], nouns: tuple[str, str] = ("clip", "clips")) -> str:
+    """``4 clips per 10 minutes and 12 per day`` (``nouns``: what is counted, one and many)."""
     phrases = []
     for item in items:
         unit = item.GRANULARITY.name
         span = f"{item.multiples} {unit}s" if item.multiples > 1 else unit
-        noun = (" clip" if item.amount == 1 else " clips") if not phrases else ""
+        noun = f" {nouns[item.amount != 1]}" if not phrases else ""
         phrases.append(f"{item.amount}{noun} per {span}")
     if len(phrases) <= 1:
         return "".join(phrases)

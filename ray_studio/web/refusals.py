@@ -116,6 +116,7 @@ class InFlightLimitError(SpendRefusedError):
 class VisitorLimitError(SpendRefusedError):
     title = "Limit reached"
     whom = "each visitor"
+    nouns = ("clip", "clips")  # what the limit counts
 
     def __init__(
         self,
@@ -127,7 +128,7 @@ class VisitorLimitError(SpendRefusedError):
         visitor: Visitor | None = None,
     ) -> None:
         self.limit = limit
-        allowed = f"this page's key allows {self.whom} {limit_phrase([limit])}"
+        allowed = f"this page's key allows {self.whom} {limit_phrase([limit], self.nouns)}"
         if retry_at is None:
             self.waiting_cannot_help = True
             detail = f"{allowed}, fewer than the {clips} clips asked for at once"
@@ -174,6 +175,17 @@ class LimitsUnavailableError(SpendRefusedError):
             action=f"Try again in a minute, or {_go_on_now()}",
             visitor=visitor,
         )
+
+
+class EnhanceLimitError(VisitorLimitError):
+    """The visitor (or their IPv6 network) rewrote prompts as often as RAY_ENHANCE_LIMITS allows."""
+
+    title = "Prompt rewrite limit reached"
+    nouns = ("prompt rewrite", "prompt rewrites")
+
+
+class NetworkEnhanceLimitError(EnhanceLimitError):
+    whom = NetworkLimitError.whom
 
 
 def the_refusal_to_report(refusals: list[SpendRefusedError]) -> SpendRefusedError:

@@ -72,11 +72,14 @@ from ray_studio.web.policy import (
     dollars,
     network_windows,
     to_micros,
+    visitor_windows,
 )
 from ray_studio.web.refusals import (
     DailyBudgetError,
+    EnhanceLimitError,
     InFlightLimitError,
     LimitsUnavailableError,
+    NetworkEnhanceLimitError,
     NetworkLimitError,
     OwnKeyRequiredError,
     SpendRefusedError,
@@ -87,6 +90,9 @@ from ray_studio.web.refusals import (
 log = logging.getLogger("ray_studio.visitors")
 
 UTC = timezone.utc
+# What an admission pays for. Each kind counts in windows (and an in-flight slot) of its own, all
+# against the one day budget: a clip in RAY_VISITOR_LIMITS, a prompt rewrite in RAY_ENHANCE_LIMITS.
+KINDS = ("clip", "enhance")
 
 
 def utc_day(now: float) -> str:
@@ -175,6 +181,7 @@ class SpendGate:
         self.policy = policy
         self._windows = check_policy(policy)
         self._network_windows = network_windows(policy.network_limits, self._windows)
+        self._enhance_windows = visitor_windows(policy.enhance_limits)
         self._cap = None if policy.daily_budget is None else to_micros(policy.daily_budget)
         self._clock = clock
         try:
@@ -184,19 +191,22 @@ class SpendGate:
             raise SettingError([f"RAY_LIMITS_STORAGE {shown!r} cannot be used: {err}"]) from None
         self._keeper = SlotKeeper(self._ledger, clock, slot_lease, renew_every)
 
-    def admit(self, visitor: Visitor, clips: int, cost: float) -> Admission:
-        """Leave to make ``clips`` clips costing ``cost`` dollars in all, or a SpendRefusedError (nothing taken)."""
+    def admit(self, visitor: Visitor, clips: int, cost: float, kind: str = "clip") -> Admission:
+        """Leave to make ``clips`` clips (``kind`` "enhance": prompt rewrites) costing ``cost`` dollars in
+        all, or a SpendRefusedError (nothing taken)."""
         if self.policy.own_key_only:
             raise OwnKeyRequiredError(visitor)
         _check_order(clips, cost)
-        attempt = self._attempt(visitor, clips, to_micros(cost))
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
+        attempt = self._attempt(visitor, clips, to_micros(cost), kind)
         try:
             refusals = self._ledger.try_admit(attempt)
         except self._ledger.errors as err:
             log.warning("spending limits unavailable, refusing %s: %s", visitor.label, type(err).__name__)
             raise LimitsUnavailableError(visitor) from err
         if refusals:
-            raise self._refusal(visitor, attempt, refusals)
+            raise self._refusal(visitor, attempt, refusals, kind)
         return Admission(self._ledger, self._keeper, visitor, attempt)
 
     def renew_slots(self) -> None:
@@ -223,16 +233,17 @@ class SpendGate:
         except self._ledger.errors as err:
             raise LimitsUnavailableError() from err
 
-    def _attempt(self, visitor: Visitor, clips: int, cost: int) -> Attempt:
+    def _attempt(self, visitor: Visitor, clips: int, cost: int, kind: str = "clip") -> Attempt:
         now = self._clock()
         return Attempt(
             now=now,
             token=uuid.uuid4().hex,
-            slot_key=f"ray/in-flight/{visitor.id}",
+            slot_key=f"ray/in-flight/{visitor.id}" if kind == "clip" else f"ray/in-flight/{kind}/{visitor.id}",
             slot_limit=self.policy.in_flight_per_visitor,
             slot_until=now + self._keeper.lease,
             windows=tuple(
-                Window(item.key_for(holder), item.amount, item.get_expiry()) for holder, item in self._rules(visitor)
+                Window(item.key_for(holder), item.amount, item.get_expiry())
+                for holder, item in self._rules(visitor, kind)
             ),
             clips=clips,
             spent_key=_spent_key(now),
@@ -240,13 +251,13 @@ class SpendGate:
             cost=cost,
         )
 
-    def _refusal(self, visitor: Visitor, attempt: Attempt, refusals: list[Refusal]) -> SpendRefusedError:
-        errors = [self._error(visitor, attempt, refusal) for refusal in refusals]
+    def _refusal(self, visitor: Visitor, attempt: Attempt, refusals: list[Refusal], kind: str) -> SpendRefusedError:
+        errors = [self._error(visitor, attempt, refusal, kind) for refusal in refusals]
         chosen = the_refusal_to_report(errors)
         chosen.also = tuple(e for e in errors if e is not chosen)
         return chosen
 
-    def _error(self, visitor: Visitor, attempt: Attempt, refusal: Refusal) -> SpendRefusedError:
+    def _error(self, visitor: Visitor, attempt: Attempt, refusal: Refusal, kind: str) -> SpendRefusedError:
         if refusal.rule == "in-flight":
             return InFlightLimitError(attempt.slot_limit, visitor)
         if refusal.rule == "budget":
@@ -256,17 +267,28 @@ class SpendGate:
         retry_at = None
         if refusal.blocking_stamp is not None:
             retry_at = datetime.fromtimestamp(refusal.blocking_stamp + window.seconds, UTC)
-        holder, item = self._rules(visitor)[refusal.window]
-        kind = VisitorLimitError if holder == visitor.id else NetworkLimitError
-        return kind(item, clips=attempt.clips, now=attempt.now, retry_at=retry_at, visitor=visitor)
+        holder, item = self._rules(visitor, kind)[refusal.window]
+        mine = holder == _holder(visitor.id, kind)
+        if kind == "clip":
+            error = VisitorLimitError if mine else NetworkLimitError
+        else:
+            error = EnhanceLimitError if mine else NetworkEnhanceLimitError
+        return error(item, clips=attempt.clips, now=attempt.now, retry_at=retry_at, visitor=visitor)
 
-    def _rules(self, visitor: Visitor) -> list[tuple[str, RateLimitItem]]:
+    def _rules(self, visitor: Visitor, kind: str = "clip") -> list[tuple[str, RateLimitItem]]:
         """Each window an admission of ``visitor`` counts in, with whom it counts: the visitor, then
-        their IPv6 network."""
-        rules = [(visitor.id, item) for item in self._windows]
+        their IPv6 network (a prompt rewrite's network windows: NETWORK_FACTOR times the visitor's)."""
+        own = self._windows if kind == "clip" else self._enhance_windows
+        wide = self._network_windows if kind == "clip" else network_windows(None, own)
+        rules = [(_holder(visitor.id, kind), item) for item in own]
         if visitor.network:
-            rules += [(visitor.network, item) for item in self._network_windows]
+            rules += [(_holder(visitor.network, kind), item) for item in wide]
         return rules
+
+
+def _holder(who: str, kind: str) -> str:
+    """Whose window it is: a clip's windows keep the names they always had; another kind's are apart."""
+    return who if kind == "clip" else f"{kind}/{who}"
 
 
 def _spent_key(now: float) -> str:

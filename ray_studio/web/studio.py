@@ -15,11 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ray_studio.client.camera import CAMERA_MOVES
+from ray_studio.client.camera import caption as camera_caption
 from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import clip_name, keep
+from ray_studio.client.enhance import check_prompt
 from ray_studio.client.errors import MissingAPIKeyError, OutputNotWritableError, RayError
 from ray_studio.client.job import VideoResult
 from ray_studio.client.request import DEFAULT_DURATION, DURATIONS, VideoRequest, clip_price, coerce_duration
+from ray_studio.client.transport import surely_not_billed
 from ray_studio.client.variants import plan_variants
 from ray_studio.client.wording import clock, format_usd
 from ray_studio.web.board import JobBoard, Release, Tracked
@@ -37,6 +41,7 @@ from ray_studio.web.history import (
 )
 from ray_studio.web.identity import Visitor
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.redaction import LIVE_KEYS
 from ray_studio.web.refusals import OwnKeyRequiredError
 from ray_studio.web.spending import SpendGate
 
@@ -182,16 +187,36 @@ class Studio(FramesAndChains):
         self.store.sweep_if_due()
         self.client.check_output(self.clips / "probe.mp4")
 
-    async def _admit(self, visitor: Visitor, clips: int, cost: float) -> Any:
+    async def _admit(self, visitor: Visitor, clips: int, cost: float, kind: str = "clip") -> Any:
         """The gate's leave to spend (decided in a worker thread: Redis may be slow). If the caller is
         cancelled meanwhile (a Cancel, a closed tab), a leave that arrives after that is given back at
         once, slot and money, since nothing will be sent for it."""
-        deciding = asyncio.ensure_future(self._thread(self.gate.admit, visitor, clips, cost))
+        deciding = asyncio.ensure_future(self._thread(self.gate.admit, visitor, clips, cost, kind))
         try:
             return await asyncio.shield(deciding)
         except asyncio.CancelledError:
             deciding.add_done_callback(_give_back)
             raise
+
+    async def enhance(self, prompt: Any, api_key: Any, visitor: Visitor) -> str:
+        """``prompt`` rewritten by the LLM (RayClient.enhance): the key rules of a clip, then on the page's
+        key a prompt rewrite's leave to spend (RAY_ENHANCE_LIMITS, and RAY_ENHANCE_PRICE of the day
+        budget, given back if Segmind surely did not bill it). Nothing is sent that a local check refuses."""
+        key, own_key = self.key_for(api_key)
+        check_prompt(prompt)
+        admission = None
+        if not own_key:
+            admission = await self._admit(visitor, 1, self.client.settings.enhance_price, kind="enhance")
+        try:
+            with LIVE_KEYS.held(key if own_key else None):
+                return await self._thread(self.client.enhance, prompt, key)
+        except RayError as err:
+            if admission is not None and surely_not_billed(err):
+                admission.refund()
+            raise
+        finally:
+            if admission is not None:
+                admission.release()
 
     def result_summary(self, result: VideoResult, own_key: bool) -> str:
         """The line under a clip: a visitor sees no balance of the owner's account."""
@@ -201,11 +226,12 @@ class Studio(FramesAndChains):
     # -- variants
 
     def variant_requests(
-        self, prompts: Any, aspect_ratios: Any, duration: Any, loops: Any, start: Any = "", end: Any = ""
-    ) -> list[VideoRequest]:
-        """Every wording × shape × loop value (``loops``: one, or on and off): checked and capped before
-        anything is sent."""
-        plan = plan_variants(prompts, aspect_ratios, tuple(loops))
+        self, prompts: Any, aspect_ratios: Any, duration: Any, loops: Any, start: Any = "", end: Any = "",
+        cameras: Any = (),
+    ) -> list[VideoRequest]:  # fmt: skip
+        """Every wording × shape × loop value (``loops``: one, or on and off) × camera move (``cameras``:
+        Luma's names; none for the wording as it is): checked and capped before anything is sent."""
+        plan = plan_variants(prompts, aspect_ratios, tuple(loops), tuple(cameras or ()))
         plan.check(self.settings.max_variants)
         return plan.requests(duration, start, end)
 
@@ -218,7 +244,9 @@ class Studio(FramesAndChains):
         except RayError:
             return ""
 
-    def remember(self, history: Any, tracked: Tracked, own_key: bool, continues: str | None = None) -> list[dict]:
+    def remember(
+        self, history: Any, tracked: Tracked, own_key: bool, continues: str | None = None, leads_into: str | None = None
+    ) -> list[dict]:
         """The visitor's history with this clip's entry first (replacing an older one of it), signed;
         without it once it ended surely unbilled before Segmind had it (refused, or cancelled before it
         was sent). One that may have been billed keeps its card, failed, saying so."""
@@ -226,7 +254,7 @@ class Studio(FramesAndChains):
         if tracked.finished and tracked.job_id is None and tracked.result is None and not tracked.maybe_billed:
             return [e for e in history if e.get("id") != tracked.ticket]
         older = next((e for e in history if e.get("id") == tracked.ticket), {})
-        entry = entry_for(tracked, own_key, continues or older.get("continues"))
+        entry = entry_for(tracked, own_key, continues or older.get("continues"), leads_into or older.get("leads_into"))
         return with_entry(history, self.signer.sign(entry))
 
     def settle_lost(self, history: Any) -> list[dict]:
@@ -344,20 +372,32 @@ def status_line(tracked: Tracked, board: JobBoard) -> str:
 
 
 def captions(requests: list[VideoRequest]) -> list[str]:
-    """Each variant named by what differs from the others (``16:9 · loop``, or its wording)."""
+    """Each variant named by what differs from the others (``16:9 · loop``, its wording, or its camera move)."""
+    moves = [move_in(r.prompt) for r in requests]
+    wordings = [
+        r.prompt.removesuffix(CAMERA_MOVES[m]).strip() if m else r.prompt for r, m in zip(requests, moves, strict=True)
+    ]
     differs = {
-        "prompt": len({r.prompt for r in requests}) > 1,
+        "prompt": len(set(wordings)) > 1,
+        "camera": len(set(moves)) > 1,
         "aspect_ratio": len({r.aspect_ratio for r in requests}) > 1,
         "loop": len({r.loop for r in requests}) > 1,
     }
     out = []
-    for r in requests:
+    for r, move, wording in zip(requests, moves, wordings, strict=True):
         parts = []
         if differs["prompt"]:
-            parts.append(f"“{r.prompt[:60]}{'…' if len(r.prompt) > 60 else ''}”")
+            parts.append(f"“{wording[:60]}{'…' if len(wording) > 60 else ''}”")
+        if differs["camera"]:
+            parts.append(camera_caption(move))
         if differs["aspect_ratio"]:
             parts.append(r.aspect_ratio)
         if differs["loop"]:
             parts.append("loop" if r.loop else "no loop")
         out.append(" · ".join(parts) or r.describe())
     return out
+
+
+def move_in(prompt: str) -> str | None:
+    """The camera move whose phrase ends ``prompt`` (as ``with_camera`` adds it), if any."""
+    return next((move for move, phrase in CAMERA_MOVES.items() if prompt.endswith(" " + phrase)), None)

@@ -15,6 +15,7 @@ from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAU
 from ray_studio.web import layout
 from ray_studio.web.board import JobBoard
 from ray_studio.web.config import AppSettings
+from ray_studio.web.craft import Craft
 from ray_studio.web.gradio_tweaks import api, clip_folder, guard_inputs, lighter_sessions
 from ray_studio.web.history import form_values
 from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Card, Layout
@@ -60,14 +61,17 @@ def make_studio(client: RayClient, settings: AppSettings, policy: SpendPolicy) -
 
 
 def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
+    craft = Craft(page, ui)
     runs = [generation(ui, page), variants(ui, page)]
+    prompt_craft(ui, craft)
+    clip_links(ui, craft)
     cancel(ui, page, runs)
     continuing(ui, page)
     keyframes(ui, page)
     form_lines(ui, page)
     remembered_key(ui)
     on_load(demo, ui, page)
-    endpoints(page)
+    endpoints(page, craft)
 
 
 def busy_outputs(ui: Layout) -> list[Any]:
@@ -84,14 +88,16 @@ def generation(ui: Layout, page: Page) -> gr.events.Dependency:
     run.failure(page.idle, None, ui.buttons, **PRIVATE)  # Gradio 6 skips .then after an error
     made = run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
     made.then(page.chain_button, [kept.history, kept.current], ui.player.join, **PRIVATE)
-    made.then(page.after_continuing, [kept.continuing, start_url], [kept.continuing, start_url], **PRIVATE)
+    end_url = ui.keyframes.end.url
+    made.then(page.after_continuing, [kept.continuing, start_url, end_url], [kept.continuing, start_url, end_url],
+              **PRIVATE)  # fmt: skip
     return run
 
 
 def variants(ui: Layout, page: Page) -> gr.events.Dependency:
     form, frames, player = ui.variants, ui.keyframes, ui.player
     inputs = [form.prompts, form.ratios, ui.shot.duration, form.loop_both, ui.shot.loop, frames.start.url,
-              frames.end.url, ui.key.api_key, ui.kept.history]  # fmt: skip
+              frames.end.url, ui.key.api_key, ui.kept.history, form.cameras]  # fmt: skip
     locked = form.run.click(page.busy, ui.shot.loop, busy_outputs(ui), **FOCUS_THEN_BUSY)
     run = locked.then(page.variants_in_page, inputs, [player.status, *player.slots, ui.kept.history], **IN_PAGE)
     run.then(page.idle, None, ui.buttons, **PRIVATE)
@@ -163,7 +169,7 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
 
 
-def endpoints(page: Page) -> None:
+def endpoints(page: Page, craft: Craft) -> None:
     """The API and MCP ways in, with no components in the page. The values arrive as they are sent:
     VideoRequest, not a generic choice check, names a bad one precisely for API callers."""
     ratio = {"enum": list(ASPECT_RATIOS), "type": "string"}
@@ -173,3 +179,25 @@ def endpoints(page: Page) -> None:
     variants_types = {"aspect_ratios": ratios, "duration": duration}
     api(page.generate, "generate", ("clip", "summary"), generate_types, **UNLIMITED)
     api(page.variants, "variants", ("clips", "summary"), variants_types, **UNLIMITED)
+    api(craft.enhance, "enhance", ("prompt",), **UNLIMITED)
+
+
+def prompt_craft(ui: Layout, craft: Craft) -> None:
+    """Enhance: the suggestion beside the prompt, Use it / Keep mine, Undo; the camera move picker."""
+    c, prompt = ui.craft, ui.shot.prompt
+    c.enhance.click(craft.enhance_in_page, [prompt, ui.key.api_key], [c.suggestion_box, c.original, c.suggestion],
+                    **QUEUED)  # fmt: skip
+    c.use_it.click(craft.use_it, [c.suggestion, prompt], [prompt, c.before, c.undo, c.suggestion_box], **PRIVATE)
+    c.keep_mine.click(craft.keep_mine, None, c.suggestion_box, **PRIVATE)
+    c.undo.click(craft.undo, c.before, [prompt, c.undo], **PRIVATE)
+    c.camera.input(craft.pick_camera, [prompt, c.camera], [prompt, c.camera], **PRIVATE)
+
+
+def clip_links(ui: Layout, craft: Craft) -> None:
+    """Lead in (the clip in the player) and Bridge (two of the visitor's clips): the form made ready, like Continue."""
+    links, kept, key = ui.links, ui.kept, ui.key.api_key
+    outputs = [*ui.form, kept.continuing, ui.player.status, ui.keyframes.box]
+    links.lead_in.click(craft.lead_in_current, [kept.current, key], outputs, **QUEUED)
+    kept.current.change(lambda entry: gr.Button(interactive=bool(entry)), kept.current, links.lead_in, **PRIVATE)
+    links.bridge.click(craft.bridge, [kept.history, links.bridge_from, links.bridge_to, key], outputs, **QUEUED)
+    kept.history.change(craft.bridge_choices, kept.history, [links.bridge_from, links.bridge_to], **PRIVATE)
