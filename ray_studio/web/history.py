@@ -121,6 +121,7 @@ def entry_for(tracked: Tracked, own_key: bool, continues: str | None = None) -> 
         entry["file"] = f"{tracked.ticket}/{tracked.target.name}"
     if tracked.error is not None:
         entry["error"] = tracked.error.visitor_message(own_key)
+    entry["line"] = entry_line(entry)  # for the card (page.js draws it); not signed, not trusted
     return entry
 
 

@@ -25,6 +25,7 @@ from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, Vi
 from ray_studio.client.variants import plan_variants
 from ray_studio.client.wording import format_usd
 from ray_studio.web.board import Tracked
+from ray_studio.web.cards import for_cards
 from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.history import form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
@@ -67,11 +68,6 @@ class NothingToContinueError(InvalidRequestError):
 
     def __init__(self) -> None:
         super().__init__([])
-
-
-def without(entry_id: str, history: list[dict]) -> list[dict]:
-    """The history without one entry (a card's Delete)."""
-    return [e for e in history or [] if isinstance(e, dict) and e.get("id") != entry_id]
 
 
 def variants_price(studio: Studio, prompts: str, aspect_ratios: list[str], loop_both: bool, duration: Any) -> str:
@@ -307,13 +303,9 @@ class Page:
                 raise self.error(tracked.error, api_key)
             result = tracked.result
             summary = self.studio.result_summary(result, own_key)
-            yield {
-                player.status: self.status(tracked),
-                player.video: str(result.path),
-                player.info: summary,
-                kept.history: history,
-                kept.current: history[0],
-            }
+            # The clip first, alone: the history (its card) follows in an update of its own.
+            yield {player.status: self.status(tracked), player.video: str(result.path), player.info: summary}
+            yield {kept.history: history, kept.current: history[0]}
 
     async def variants_in_page(
         self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history,
@@ -385,8 +377,8 @@ class Page:
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
         paying again, and put them in the history when they are done (in the player too if ``show``)."""
         player, kept = self.ui.player, self.ui.kept
-        history = self.studio.settle_lost(history)
-        # Sent back as it is first: this change is what renders the cards from the stored history.
+        history = for_cards(self.studio, self.studio.settle_lost(history))
+        # Sent back first, with the clips this server no longer has marked on their cards.
         yield {kept.history: history}
         visitor = self.visitor(request)
         following = self.studio.pick_up(history, api_key, visitor)
@@ -405,9 +397,8 @@ class Page:
                         player.status: "Your clip from before is ready.",
                         player.video: str(tracked.result.path),
                         player.info: self.studio.result_summary(tracked.result, own_key),
-                        kept.history: history,
-                        kept.current: history[0],
                     }
+                    yield {kept.history: history, kept.current: history[0]}
                 else:
                     ready = "The clip you stopped waiting for is ready: it is in your clips below."
                     yield {player.status: ready, kept.history: history}
