@@ -279,3 +279,45 @@ document.addEventListener("click", (event) => {
   const card = button.closest(".history-card");
   if (card) window.rayStudio.cards.act(button.dataset.action, card.dataset.id);
 });
+
+// Generate refuses an empty prompt in the browser, before any round trip (a capturing listener runs
+// before Gradio's own on the button).
+document.addEventListener(
+  "click",
+  (event) => {
+    const button = event.target.closest && event.target.closest("#generate");
+    if (!button) return;
+    const box = document.querySelector("#prompt textarea");
+    if (!box || box.value.trim()) {
+      document.getElementById("prompt-empty")?.remove();
+      return;
+    }
+    event.stopImmediatePropagation();
+    event.preventDefault();
+    if (!document.getElementById("prompt-empty")) {
+      const hint = document.createElement("p");
+      hint.id = "prompt-empty";
+      hint.setAttribute("role", "alert");
+      hint.textContent = "Write a prompt first: what the clip should show.";
+      document.getElementById("prompt")?.after(hint);
+    }
+    box.focus();
+  },
+  true,
+);
+
+// Ctrl+Enter (Cmd+Enter on a Mac) in the prompt generates.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  if (!event.target.closest || !event.target.closest("#prompt")) return;
+  event.preventDefault();
+  document.getElementById("generate")?.click();
+});
+
+// The shapes are one radio group: one Tab stop, arrows move between them (Gradio names each apart).
+const groupRatios = new MutationObserver(() => {
+  const inputs = document.querySelectorAll("#aspect-ratio input[type=radio]");
+  for (const input of inputs) input.name = "ray-ratio";
+  if (inputs.length) groupRatios.disconnect();
+});
+groupRatios.observe(document.documentElement, { childList: true, subtree: true });

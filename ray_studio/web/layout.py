@@ -211,7 +211,6 @@ def build(studio: Studio, settings: AppSettings) -> Layout:
             # Without a key of the page's own, the visitor's comes first, so Generate stays in sight on a laptop.
             key = None if studio.has_owner_key else key_box(open=True)
             controls = generate_controls(studio)
-            phrases()
             keyframes = keyframe_forms()
             variants = variants_form(variants_price(studio, "", DEFAULT_VARIANT_RATIOS, False, DEFAULT_DURATION))
             key = key or key_box(open=False)
@@ -230,7 +229,7 @@ def build(studio: Studio, settings: AppSettings) -> Layout:
 
 
 def header(has_owner_key: bool, hf_login: bool) -> None:
-    gr.Markdown(DESCRIPTION)
+    gr.Markdown(DESCRIPTION, elem_id="intro")
     if not has_owner_key:
         gr.Markdown(NO_SERVER_KEY_NOTICE, elem_id="no-key-notice")
     if hf_login:
@@ -247,6 +246,7 @@ def shot_form() -> Shot:
         placeholder="Describe the shot: subject, action, camera, light…",
     )
     prompt_count = gr.Markdown(f"0 / {MAX_PROMPT_CHARS} characters", elem_id="prompt-count")
+    phrases()
     aspect_ratio = gr.Radio(
         list(ASPECT_RATIOS), value=DEFAULT_ASPECT_RATIO, label="Aspect ratio", elem_id="aspect-ratio"
     )
@@ -278,11 +278,13 @@ def generate_controls(studio: Studio) -> Controls:
     limits = gr.Markdown(studio.limits_line(), elem_id="limits", visible=bool(studio.limits_line()))
     with gr.Row():
         generate = gr.Button("Generate", variant="primary", elem_id="generate")
-        cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")
+        # Named for what it does: a clip Segmind has started is billed anyway.
+        cancel = gr.Button("Stop waiting", variant="stop", visible=False, elem_id="cancel")
     return Controls(price, limits, generate, cancel)
 
 
 def phrases() -> None:
+    # Under the prompt, closed: its 17 chips stay out of the Tab path from the prompt to Generate.
     with gr.Accordion("Phrases Ray responds to (click to add)", open=False, elem_id="phrases"):
         # Plain buttons in one HTML block, handled in the browser (assets/page.js): a Gradio
         # button each would add 17 blocks that Gradio copies for every visitor's session.

@@ -242,15 +242,15 @@ class Page:
     # -- the page's own generation, with its status line and the visitor's history
 
     def busy(self, loop: bool) -> Shown:
-        """While a clip or a set of variants is made: both buttons off, Cancel shown, the player and its
-        line cleared (an older clip there would read as this one's, with Continue on it)."""
+        """While a clip or a set of variants is made: both buttons off, Cancel shown, the last clip left
+        playing until the new one arrives, its line and Continue cleared (they would read as the new one's)."""
         ui = self.ui
         # The player's loop is set now, not when the clip arrives: changing it then rebuilds the player
         # while it loads the clip, which then starts playing later (bench: time from last byte to playable).
         return {
             ui.controls.generate: gr.Button(interactive=False),
             ui.controls.cancel: gr.Button(visible=True),
-            ui.player.video: gr.Video(value=None, loop=loop),
+            ui.player.video: gr.Video(loop=loop),
             ui.player.info: "",
             ui.kept.current: None,
             ui.variants.run: gr.Button(interactive=False),
