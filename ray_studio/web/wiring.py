@@ -16,8 +16,9 @@ from ray_studio.web.board import JobBoard
 from ray_studio.web.cards import CardButtons
 from ray_studio.web.config import AppSettings
 from ray_studio.web.gradio_tweaks import api, clip_folder, guard_inputs, lighter_sessions
+from ray_studio.web.keyframe_field import KeyframeField
 from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Layout
-from ray_studio.web.page import KeyframeField, Page
+from ray_studio.web.page import Page
 from ray_studio.web.policy import SpendPolicy
 from ray_studio.web.redaction import RedactKeys
 from ray_studio.web.spending import SpendGate
