@@ -82,3 +82,242 @@ document.addEventListener("click", (event) => {
   box.dispatchEvent(new Event("input", { bubbles: true }));
   if (event.detail > 0) box.focus(); // a mouse click goes on typing; Enter or Space stays on the chips
 });
+
+// --------------------------------------------------------------------------- the history cards
+// Drawn here from the history the server signed (a BrowserState): a change adds, replaces or removes
+// only the cards whose entry changed, so a new clip never reloads the players of the others. Their
+// buttons go to the server through hidden Gradio buttons that take the entry's id (#card-id).
+window.rayStudio.cards = {
+  pending: "",
+  removed: null,
+  config() {
+    const box = document.querySelector("#history-cards .cards-config");
+    return box ? JSON.parse(box.dataset.config) : { clips: "", prices: {}, limit: 50 };
+  },
+  clipUrl(cfg, file) {
+    const root = (window.gradio_config?.root || "").replace(/\/$/, "");
+    return `${root}/gradio_api/file=${cfg.clips}/${file}`;
+  },
+  key(e) {
+    return [e.id, e.state, e.file, e.gone, e.error, e.line].join("|");
+  },
+  list() {
+    const host = document.getElementById("history-cards");
+    if (!host) return null;
+    let list = host.querySelector(":scope > .cards");
+    if (!list) {
+      list = document.createElement("div");
+      list.className = "cards";
+      list.setAttribute("role", "list");
+      host.appendChild(list);
+    }
+    return list;
+  },
+  render(history) {
+    const list = this.list();
+    if (!list) return [];
+    const cfg = this.config();
+    const entries = (Array.isArray(history) ? history : []).filter((e) => e && e.id).slice(0, cfg.limit);
+    this.entries = new Map(entries.map((e) => [e.id, e]));
+    const old = new Map([...list.children].map((n) => [n.dataset.id, n]));
+    let before = list.firstChild;
+    for (const entry of entries) {
+      let node = old.get(entry.id);
+      old.delete(entry.id);
+      if (node && node.dataset.key !== this.key(entry)) {
+        const fresh = this.card(entry, cfg);
+        node.replaceWith(fresh);
+        node = fresh;
+      } else if (!node) {
+        node = this.card(entry, cfg);
+      }
+      if (node !== before) list.insertBefore(node, before);
+      before = node.nextSibling;
+    }
+    for (const node of old.values()) node.remove();
+    document.getElementById("history")?.classList.toggle("no-cards", entries.length === 0);
+    return [];
+  },
+  el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  },
+  media(entry, cfg) {
+    const [w, h] = String(entry.aspect_ratio || "16:9").split(":");
+    const box = this.el("div", "card-media");
+    box.style.aspectRatio = `${w} / ${h}`;
+    if (entry.state === "done" && entry.file && !entry.gone) {
+      const video = document.createElement("video");
+      video.controls = true;
+      video.playsInline = true;
+      video.loop = !!entry.loop;
+      video.preload = "none"; // a still appears once the card is in view; the clip loads when played
+      video.src = this.clipUrl(cfg, entry.file);
+      box.appendChild(video);
+      this.seen.observe(video);
+    } else if (entry.state === "running") {
+      box.appendChild(this.el("p", "card-note", "⏳ Being made at Segmind…"));
+    } else if (entry.state === "failed") {
+      box.appendChild(this.el("p", "card-note card-failed", `⚠️ ${entry.error || "This clip failed."}`));
+    } else {
+      box.appendChild(
+        this.el("p", "card-note card-gone",
+          "This server no longer has this clip (files are kept a day): Make again to remake it from its settings."),
+      );
+    }
+    return box;
+  },
+  card(entry, cfg) {
+    const card = this.el("div", "history-card");
+    card.setAttribute("role", "listitem");
+    card.dataset.id = entry.id;
+    card.dataset.key = this.key(entry);
+    card.dataset.state = entry.gone ? "gone" : entry.state;
+    card.appendChild(this.media(entry, cfg));
+    card.appendChild(this.el("p", "card-prompt", entry.prompt || ""));
+    const when = entry.created ? new Date(entry.created * 1000) : null;
+    const date = when ? when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
+    const line = entry.line || `${entry.aspect_ratio} · ${entry.duration} s`;
+    card.appendChild(this.el("p", "card-meta", [date, line].filter(Boolean).join(" · ")));
+    const row = this.el("div", "card-buttons");
+    const playable = entry.state === "done" && entry.file && !entry.gone;
+    const button = (label, action, cls) => {
+      const b = this.el("button", `card-button ${cls}`, label);
+      b.type = "button";
+      b.dataset.action = action;
+      row.appendChild(b);
+    };
+    button("Restore", "restore", "card-restore");
+    if (entry.state !== "running") {
+      const price = cfg.prices[String(entry.duration)];
+      button(`${playable ? "Re-run" : "Make again"}${price ? ` · ${price}` : ""}`, "rerun", "card-rerun");
+    }
+    if (playable) button("Continue", "further", "card-continue");
+    button("Delete", "delete", "card-delete");
+    card.appendChild(row);
+    return card;
+  },
+  // A card's button: the entry's id is handed over, then the hidden Gradio button does the work.
+  act(action, id) {
+    this.pending = id;
+    if (action === "restore") this.before = this.formValues();
+    if (action === "delete") this.offerUndo(id);
+    document.querySelector(`#card-${action}-do`)?.click();
+  },
+  take(value, history) {
+    return [this.pending, history];
+  },
+  formValues() {
+    const read = (sel) => document.querySelector(sel)?.value ?? "";
+    return {
+      prompt: read("#prompt textarea"),
+      "aspect-ratio": document.querySelector("#aspect-ratio input:checked")?.value ?? "",
+      duration: document.querySelector("#duration input:checked")?.value ?? "",
+      loop: String(document.querySelector("#loop input")?.checked ?? ""),
+      "start-image-url": read("#start-image-url textarea, #start-image-url input"),
+      "end-image-url": read("#end-image-url textarea, #end-image-url input"),
+    };
+  },
+  // After Restore: the form in sight, with what the card changed in it marked for a moment.
+  restored() {
+    setTimeout(() => {
+      const now = this.formValues();
+      for (const [id, value] of Object.entries(now)) {
+        if (this.before && this.before[id] === value) continue;
+        const block = document.getElementById(id);
+        if (!block) continue;
+        block.classList.remove("just-restored");
+        void block.offsetWidth;
+        block.classList.add("just-restored");
+      }
+      document.getElementById("prompt")?.scrollIntoView({ behavior: "smooth", block: "center" });
+    }, 50);
+    return [];
+  },
+  offerUndo(id) {
+    const entry = this.entries && this.entries.get(id);
+    if (!entry) return;
+    let bar = document.getElementById("undo-bar");
+    if (!bar) {
+      bar = this.el("div", "undo-bar");
+      bar.id = "undo-bar";
+      bar.setAttribute("role", "status");
+      document.body.appendChild(bar);
+    }
+    bar.replaceChildren(this.el("span", "", "Clip removed from your history."));
+    const undo = this.el("button", "undo-button", "Undo");
+    undo.type = "button";
+    undo.addEventListener("click", () => {
+      bar.hidden = true;
+      this.pending = JSON.stringify(entry);
+      document.querySelector("#card-undo-do")?.click();
+    });
+    bar.appendChild(undo);
+    bar.hidden = false;
+    clearTimeout(this.undoTimer);
+    this.undoTimer = setTimeout(() => (bar.hidden = true), 6000);
+  },
+};
+
+// Only cards in view load their still (the first frame); a clip loads when it is played.
+window.rayStudio.cards.seen = new IntersectionObserver(
+  (seen) => {
+    for (const item of seen) {
+      if (!item.isIntersecting) continue;
+      if (item.target.preload === "none") item.target.preload = "metadata";
+      window.rayStudio.cards.seen.unobserve(item.target);
+    }
+  },
+  { rootMargin: "200px" },
+);
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("#history-cards button[data-action]");
+  if (!button) return;
+  const card = button.closest(".history-card");
+  if (card) window.rayStudio.cards.act(button.dataset.action, card.dataset.id);
+});
+
+// Generate refuses an empty prompt in the browser, before any round trip (a capturing listener runs
+// before Gradio's own on the button).
+document.addEventListener(
+  "click",
+  (event) => {
+    const button = event.target.closest && event.target.closest("#generate");
+    if (!button) return;
+    const box = document.querySelector("#prompt textarea");
+    if (!box || box.value.trim()) {
+      document.getElementById("prompt-empty")?.remove();
+      return;
+    }
+    event.stopImmediatePropagation();
+    event.preventDefault();
+    if (!document.getElementById("prompt-empty")) {
+      const hint = document.createElement("p");
+      hint.id = "prompt-empty";
+      hint.setAttribute("role", "alert");
+      hint.textContent = "Write a prompt first: what the clip should show.";
+      document.getElementById("prompt")?.after(hint);
+    }
+    box.focus();
+  },
+  true,
+);
+
+// Ctrl+Enter (Cmd+Enter on a Mac) in the prompt generates.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  if (!event.target.closest || !event.target.closest("#prompt")) return;
+  event.preventDefault();
+  document.getElementById("generate")?.click();
+});
+
+// The shapes are one radio group: one Tab stop, arrows move between them (Gradio names each apart).
+const groupRatios = new MutationObserver(() => {
+  const inputs = document.querySelectorAll("#aspect-ratio input[type=radio]");
+  for (const input of inputs) input.name = "ray-ratio";
+  if (inputs.length) groupRatios.disconnect();
+});
+groupRatios.observe(document.documentElement, { childList: true, subtree: true });

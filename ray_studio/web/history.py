@@ -125,6 +125,7 @@ def entry_for(
         entry["file"] = f"{tracked.ticket}/{tracked.target.name}"
     if tracked.error is not None:
         entry["error"] = tracked.error.visitor_message(own_key)
+    entry["line"] = entry_line(entry)  # for the card (page.js draws it); not signed, not trusted
     return entry
 
 

@@ -6,7 +6,7 @@ Nothing here reacts to anything: wiring.py connects these to page.py's handlers.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -14,15 +14,14 @@ import gradio as gr
 
 from ray_studio.client.camera import CAMERA_MOVES
 from ray_studio.client.camera import caption as camera_caption
-from ray_studio.client.errors import API_KEYS_PAGE, RayError
+from ray_studio.client.errors import API_KEYS_PAGE
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
-from ray_studio.client.wording import describe_shape
+from ray_studio.client.wording import describe_shape, format_usd
 from ray_studio.web.gradio_tweaks import serve_as_is
-from ray_studio.web.history import entry_line
 from ray_studio.web.page import variants_price
 from ray_studio.web.studio import AppSettings, Studio
 
-CARD_LIMIT = 24  # history cards shown; older entries stay in the browser
+CARD_LIMIT = 50  # history cards shown (cards load their clip only when played)
 DEFAULT_VARIANT_RATIOS = ["16:9", "9:16"]
 
 DESCRIPTION = """\
@@ -181,15 +180,21 @@ class Kept(NamedTuple):
     history: gr.BrowserState
     current: gr.State  # the history entry in the player
     continuing: gr.State  # {"id", "url"}: the next clip continues that one
+    card: Card
+
+
+CARD_ACTIONS = ("restore", "rerun", "further", "delete", "undo")
 
 
 class Card(NamedTuple):
-    """A history card's buttons."""
+    """The history cards' buttons, shared by every card (the entry's id says which card)."""
 
+    entry_id: gr.Textbox
     restore: gr.Button
     rerun: gr.Button
     further: gr.Button
     delete: gr.Button
+    undo: gr.Button
 
 
 @dataclass(frozen=True)
@@ -225,8 +230,8 @@ class Layout:
 # --------------------------------------------------------------------------- the page, top to bottom
 
 
-def build(studio: Studio, settings: AppSettings, wire_card: Callable[[Card, dict], None]) -> Layout:
-    """The whole page. ``wire_card(card, entry)`` connects each history card as it is rendered."""
+def build(studio: Studio, settings: AppSettings) -> Layout:
+    """The whole page."""
     header(studio.has_owner_key, settings.hf_login)
     with gr.Row():
         with gr.Column(scale=5):
@@ -235,14 +240,13 @@ def build(studio: Studio, settings: AppSettings, wire_card: Callable[[Card, dict
             # Without a key of the page's own, the visitor's comes first, so Generate stays in sight on a laptop.
             key = None if studio.has_owner_key else key_box(open=True)
             controls = generate_controls(studio)
-            phrases()
             keyframes = keyframe_forms()
             variants = variants_form(variants_price(studio, "", DEFAULT_VARIANT_RATIOS, False, DEFAULT_DURATION))
             key = key or key_box(open=False)
         with gr.Column(scale=6):
             player = result_player(settings.max_variants)
             links = clip_links()
-    kept = history_section(settings.browser_secret, studio, wire_card)
+    kept = history_section(settings.browser_secret, studio)
     layout = Layout(shot, key, controls, keyframes, variants, player, kept, craft, links)
     gr.Examples(
         examples=EXAMPLES,
@@ -255,7 +259,7 @@ def build(studio: Studio, settings: AppSettings, wire_card: Callable[[Card, dict
 
 
 def header(has_owner_key: bool, hf_login: bool) -> None:
-    gr.Markdown(DESCRIPTION)
+    gr.Markdown(DESCRIPTION, elem_id="intro")
     if not has_owner_key:
         gr.Markdown(NO_SERVER_KEY_NOTICE, elem_id="no-key-notice")
     if hf_login:
@@ -272,12 +276,14 @@ def shot_form() -> Shot:
         placeholder="Describe the shot: subject, action, camera, light…",
     )
     prompt_count = gr.Markdown(f"0 / {MAX_PROMPT_CHARS} characters", elem_id="prompt-count")
+    phrases()
     aspect_ratio = gr.Radio(
         list(ASPECT_RATIOS), value=DEFAULT_ASPECT_RATIO, label="Aspect ratio", elem_id="aspect-ratio"
     )
     with gr.Row(equal_height=True):
-        duration = gr.Radio([(f"{d} s", d) for d in DURATIONS], value=DEFAULT_DURATION, label="Duration", scale=2)
-        loop = gr.Checkbox(label="Loop (last frame matches the first)", value=False, scale=2)
+        duration = gr.Radio([(f"{d} s", d) for d in DURATIONS], value=DEFAULT_DURATION, label="Duration", scale=2,
+                            elem_id="duration")  # fmt: skip
+        loop = gr.Checkbox(label="Loop (last frame matches the first)", value=False, scale=2, elem_id="loop")
         ratio_shape = gr.HTML(min_height=0, scale=1, elem_id="ratio-shape")
     return Shot(prompt, prompt_count, aspect_ratio, duration, loop, ratio_shape)
 
@@ -302,11 +308,13 @@ def generate_controls(studio: Studio) -> Controls:
     limits = gr.Markdown(studio.limits_line(), elem_id="limits", visible=bool(studio.limits_line()))
     with gr.Row():
         generate = gr.Button("Generate", variant="primary", elem_id="generate")
-        cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")
+        # Named for what it does: a clip Segmind has started is billed anyway.
+        cancel = gr.Button("Stop waiting", variant="stop", visible=False, elem_id="cancel")
     return Controls(price, limits, generate, cancel)
 
 
 def phrases() -> None:
+    # Under the prompt, closed: its 17 chips stay out of the Tab path from the prompt to Generate.
     with gr.Accordion("Phrases Ray responds to (click to add)", open=False, elem_id="phrases"):
         # Plain buttons in one HTML block, handled in the browser (assets/page.js): a Gradio
         # button each would add 17 blocks that Gradio copies for every visitor's session.
@@ -407,7 +415,7 @@ def result_player(max_variants: int) -> Player:
     return Player(status, video, info, extend, join, chain_file, slots)
 
 
-def history_section(browser_secret: str, studio: Studio, wire_card: Callable[[Card, dict], None]) -> Kept:
+def history_section(browser_secret: str, studio: Studio) -> Kept:
     with gr.Column(elem_id="history"):
         gr.Markdown(
             "### Your clips\nNewest first, kept in this browser only (nobody else sees them); the server keeps "
@@ -416,51 +424,27 @@ def history_section(browser_secret: str, studio: Studio, wire_card: Callable[[Ca
         history = gr.BrowserState([], storage_key="ray-studio-history", secret=browser_secret)
         current = gr.State(None)
         continuing = gr.State(None)
-
-        # Rendered on each change only: on load, Page.pick_up sends the stored history back once
-        # (a render on load too would race it and leave the page with the older render's buttons).
-        @gr.render(inputs=[history], triggers=[history.change])
-        def history_cards(entries: list[dict]) -> None:
-            entries = [e for e in (entries or []) if isinstance(e, dict)][:CARD_LIMIT]
-            with gr.Row(equal_height=False):
-                for entry in entries:
-                    wire_card(history_card(entry, clip_path(studio, entry)), entry)
-
-    return Kept(history, current, continuing)
+        # The cards are drawn in the browser (assets/page.js) from the history: a change redraws only the
+        # cards whose entry changed, and no card is a Gradio block copied into every session.
+        gr.HTML(cards_config(studio), min_height=0, elem_id="history-cards", padding=False)
+        card = card_actions()
+    return Kept(history, current, continuing, card)
 
 
-def clip_path(studio: Studio, entry: dict) -> str | None:
-    """The entry's clip on this server, if it was made and is still here."""
-    if entry.get("state") != "done":
-        return None
-    try:
-        return str(studio.clip_file(entry))
-    except RayError:
-        return None
+def cards_config(studio: Studio) -> str:
+    """What page.js needs to draw cards: where clips are served, and a clip's price by length."""
+    config = {
+        "clips": str(studio.clips),
+        "prices": {str(d): format_usd(studio.price(d)) for d in DURATIONS},
+        "limit": CARD_LIMIT,
+    }
+    return f"<div class='cards-config' hidden data-config='{html.escape(json.dumps(config), quote=True)}'></div>"
 
 
-def history_card(entry: dict, path: str | None) -> Card:
-    with gr.Column(min_width=260, elem_classes="history-card"):
-        if path:
-            # Not keyed: with key= (which would keep the players across the two re-renders per
-            # clip) Gradio 6.31 at times drops the second render.
-            card = gr.Video(path, loop=bool(entry.get("loop")), show_label=False, buttons=["download"],
-                            interactive=False)  # fmt: skip
-            card.postprocess = serve_as_is
-        elif entry.get("state") == "running":
-            gr.HTML("<p>⏳ Still being made at Segmind…</p>")
-        elif entry.get("state") == "failed":
-            gr.HTML(f"<p>⚠️ {html.escape(str(entry.get('error') or 'This clip failed.'))}</p>")
-        else:
-            gr.HTML(
-                "<p class='card-gone'>This server no longer has this clip (files are kept a "
-                "day): <b>Make again</b> to remake it from its settings.</p>"
-            )
-        gr.HTML(f"<p class='card-prompt'>{html.escape(str(entry.get('prompt', '')))}</p>")
-        gr.HTML(f"<p class='card-meta'>{html.escape(entry_line(entry))}</p>")
-        with gr.Row():
-            restore = gr.Button("Restore", size="sm", elem_classes="card-restore")
-            rerun = gr.Button("Make again" if not path else "Re-run", size="sm", elem_classes="card-rerun")
-            further = gr.Button("Continue", size="sm", elem_classes="card-continue", interactive=bool(path))
-            delete = gr.Button("Delete", size="sm", variant="stop", elem_classes="card-delete")
-    return Card(restore, rerun, further, delete)
+def card_actions() -> Card:
+    """The cards' buttons as the server hears them: page.js puts the entry's id in ``entry_id`` and
+    clicks one of these hidden buttons."""
+    with gr.Row(visible="hidden"):
+        entry_id = gr.Textbox(visible="hidden", elem_id="card-id", container=False)
+        buttons = [gr.Button(visible="hidden", elem_id=f"card-{action}-do") for action in CARD_ACTIONS]
+    return Card(entry_id, *buttons)

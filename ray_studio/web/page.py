@@ -17,22 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
-from gradio.components.gallery import GalleryVideo
-from gradio.data_classes import FileData
 
 from ray_studio.client.errors import InvalidRequestError, RayError
-from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
+from ray_studio.client.request import VideoRequest
 from ray_studio.client.variants import plan_variants
-from ray_studio.client.wording import format_usd
 from ray_studio.web.board import Tracked
-from ray_studio.web.gradio_tweaks import serve_as_is
+from ray_studio.web.cards import for_cards
 from ray_studio.web.history import chain_links, form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
+from ray_studio.web.ways_in import WaysIn
 
 if TYPE_CHECKING:
-    from ray_studio.web.layout import Keyframe, Layout
+    from ray_studio.web.layout import Layout
 
 log = logging.getLogger("ray_studio")
 Shown = dict[Any, Any]  # {component: its new value or update}
@@ -69,11 +67,6 @@ class NothingToContinueError(InvalidRequestError):
         super().__init__([])
 
 
-def without(entry_id: str, history: list[dict]) -> list[dict]:
-    """The history without one entry (a card's Delete)."""
-    return [e for e in history or [] if isinstance(e, dict) and e.get("id") != entry_id]
-
-
 def variants_price(studio: Studio, prompts: str, aspect_ratios: list[str], loop_both: bool, duration: Any) -> str:
     """What the variants form would cost, or why it would not run: the same expansion as the run."""
     try:
@@ -86,7 +79,7 @@ def variants_price(studio: Studio, prompts: str, aspect_ratios: list[str], loop_
     return studio.price_line(duration, plan.count)
 
 
-class Page:
+class Page(WaysIn):
     """Handlers for one page over one Studio, writing to that page's components."""
 
     def __init__(self, studio: Studio, uploads: Path, ui: Layout) -> None:
@@ -150,92 +143,6 @@ class Page:
     def status(self, tracked: Tracked) -> str:
         return status_line(tracked, self.studio.board)
 
-    # -- the API (and MCP) ways in
-
-    async def generate(
-        self,
-        prompt: str,
-        aspect_ratio: str = DEFAULT_ASPECT_RATIO,
-        duration: int = DEFAULT_DURATION,
-        loop: bool = False,
-        start_image_url: str = "",
-        end_image_url: str = "",
-        api_key: str = "",
-        request: gr.Request = None,  # type: ignore[assignment]
-        profile: gr.OAuthProfile | None = None,
-    ) -> tuple[FileData, str]:
-        """Make a 720p video clip with Luma Ray Flash 2 on Segmind.
-
-        Args:
-            prompt: What the video should show (up to 2000 characters).
-            aspect_ratio: One of 1:1, 3:4, 4:3, 9:16, 16:9, 9:21, 21:9.
-            duration: Length in seconds: 5 or 9.
-            loop: Make the last frame match the first, for seamless looping.
-            start_image_url: http(s) URL of an image to use as the first frame; empty for none.
-            end_image_url: http(s) URL of an image to use as the last frame; empty for none.
-            api_key: Your own Segmind API key; empty to use the server's key (within its limits).
-
-        Returns:
-            The MP4 video, and a one-line summary: parameters, time taken, size, cost.
-        """
-        visitor = self.visitor(request, profile)
-        try:
-            with self.turn(visitor, api_key):
-                video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
-                tracked, own_key = await self.studio.start(video_request, api_key, visitor)
-                result = await self._outcome(tracked)
-        except RayError as err:
-            raise self.error(err, api_key) from None
-        return serve_as_is(result.path), self.studio.result_summary(result, own_key)
-
-    async def variants(
-        self,
-        prompts: str,
-        aspect_ratios: list[str] | None = None,
-        duration: int = DEFAULT_DURATION,
-        loop: bool = False,
-        start_image_url: str = "",
-        end_image_url: str = "",
-        api_key: str = "",
-        request: gr.Request = None,  # type: ignore[assignment]
-        profile: gr.OAuthProfile | None = None,
-    ) -> tuple[list[GalleryVideo], str]:
-        """Make several 720p clips at once: every prompt wording (one per line) in every aspect ratio.
-
-        Args:
-            prompts: One prompt wording per line.
-            aspect_ratios: Aspect ratios to try, each one of 1:1, 3:4, 4:3, 9:16, 16:9, 9:21, 21:9.
-            duration: Length in seconds of every clip: 5 or 9.
-            loop: Make every clip loop.
-            start_image_url: http(s) URL of a first-frame image for every clip; empty for none.
-            end_image_url: http(s) URL of a last-frame image for every clip; empty for none.
-            api_key: Your own Segmind API key; empty to use the server's key (within its limits).
-
-        Returns:
-            The clips, each with a caption of what differs, and a summary of the set and its cost.
-        """
-        visitor = self.visitor(request, profile)
-        try:
-            with self.turn(visitor, api_key):
-                requests = self.studio.variant_requests(
-                    prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url
-                )
-                tracked, _ = await self.studio.start_many(requests, api_key, visitor)
-                results = await asyncio.gather(*(self._outcome(t) for t in tracked), return_exceptions=True)
-        except RayError as err:
-            raise self.error(err, api_key) from None
-        made = [
-            GalleryVideo(video=serve_as_is(r.path), caption=c)
-            for r, c in zip(results, captions(requests), strict=True)
-            if not isinstance(r, BaseException)
-        ]
-        failed = [r for r in results if isinstance(r, RayError)]
-        if not made and failed:
-            raise self.error(failed[0], api_key)
-        cost = sum(r.cost or 0 for r in results if not isinstance(r, BaseException))
-        line = f"{len(made)} of {len(requests)} clips made · {format_usd(cost)}"
-        return made, line + (f" · {len(failed)} failed: {failed[0].title}" if failed else "")
-
     async def _outcome(self, tracked: Tracked):
         try:
             return await tracked.outcome()
@@ -246,15 +153,15 @@ class Page:
     # -- the page's own generation, with its status line and the visitor's history
 
     def busy(self, loop: bool) -> Shown:
-        """While a clip or a set of variants is made: both buttons off, Cancel shown, the player and its
-        line cleared (an older clip there would read as this one's, with Continue on it)."""
+        """While a clip or a set of variants is made: both buttons off, Cancel shown, the last clip left
+        playing until the new one arrives, its line and Continue cleared (they would read as the new one's)."""
         ui = self.ui
         # The player's loop is set now, not when the clip arrives: changing it then rebuilds the player
         # while it loads the clip, which then starts playing later (bench: time from last byte to playable).
         return {
             ui.controls.generate: gr.Button(interactive=False),
             ui.controls.cancel: gr.Button(visible=True),
-            ui.player.video: gr.Video(value=None, loop=loop),
+            ui.player.video: gr.Video(loop=loop),
             ui.player.info: "",
             ui.kept.current: None,
             ui.variants.run: gr.Button(interactive=False),
@@ -305,13 +212,9 @@ class Page:
                 raise self.error(tracked.error, api_key)
             result = tracked.result
             summary = self.studio.result_summary(result, own_key)
-            yield {
-                player.status: self.status(tracked),
-                player.video: str(result.path),
-                player.info: summary,
-                kept.history: history,
-                kept.current: history[0],
-            }
+            # The clip first, alone: the history (its card) follows in an update of its own.
+            yield {player.status: self.status(tracked), player.video: str(result.path), player.info: summary}
+            yield {kept.history: history, kept.current: history[0]}
 
     async def variants_in_page(
         self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history, cameras=(),
@@ -385,8 +288,8 @@ class Page:
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
         paying again, and put them in the history when they are done (in the player too if ``show``)."""
         player, kept = self.ui.player, self.ui.kept
-        history = self.studio.settle_lost(history)
-        # Sent back as it is first: this change is what renders the cards from the stored history.
+        history = for_cards(self.studio, self.studio.settle_lost(history))
+        # Sent back first, with the clips this server no longer has marked on their cards.
         yield {kept.history: history}
         visitor = self.visitor(request)
         following = self.studio.pick_up(history, api_key, visitor)
@@ -405,9 +308,8 @@ class Page:
                         player.status: "Your clip from before is ready.",
                         player.video: str(tracked.result.path),
                         player.info: self.studio.result_summary(tracked.result, own_key),
-                        kept.history: history,
-                        kept.current: history[0],
                     }
+                    yield {kept.history: history, kept.current: history[0]}
                 else:
                     ready = "The clip you stopped waiting for is ready: it is in your clips below."
                     yield {player.status: ready, kept.history: history}
@@ -484,35 +386,3 @@ class Page:
 
     def variants_price(self, prompts: str, aspect_ratios: list[str], loop_both: bool, duration: Any) -> str:
         return variants_price(self.studio, prompts, aspect_ratios, loop_both, duration)
-
-
-class KeyframeField:
-    """One keyframe's picture and URL, kept saying the same thing: the URL sent is the picture shown."""
-
-    def __init__(self, page: Page, frame: Keyframe) -> None:
-        self.page = page
-        self.frame = frame
-
-    async def keyframe(self, image: Any, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
-        """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form."""
-        frame = self.frame
-        if not image:
-            return {frame.url: "", frame.note: "", frame.uploaded: ""}
-        path = image.get("path") if isinstance(image, dict) else None
-        name = image.get("orig_name") if isinstance(image, dict) else None
-        page = self.page
-        try:
-            url, notes = await page.studio.keyframe(path, name, api_key, page.visitor(request), page.uploads)
-        except RayError as err:
-            message = page.error(err, api_key).message
-            gr.Warning(message, title=err.title)
-            # The picture goes too, so what is shown is what would be sent: nothing.
-            return {frame.url: "", frame.note: f"⚠️ {message}", frame.image: None, frame.uploaded: ""}
-        note = "✓ Ready" + (f" ({'; '.join(notes)})" if notes else "")
-        return {frame.url: url, frame.note: note, frame.uploaded: url}
-
-    def url_changed(self, url: str, uploaded: str) -> Shown:
-        """A URL that is not the uploaded image's: the picture and its note no longer say what is sent."""
-        if (url or "").strip() == (uploaded or "").strip():
-            return gr.skip()
-        return {self.frame.image: None, self.frame.note: ""}

@@ -3,7 +3,6 @@ block) per event between them."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,13 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
 from ray_studio.web import layout
 from ray_studio.web.board import JobBoard
+from ray_studio.web.cards import CardButtons
 from ray_studio.web.config import AppSettings
 from ray_studio.web.craft import Craft
 from ray_studio.web.gradio_tweaks import api, clip_folder, guard_inputs, lighter_sessions
-from ray_studio.web.history import form_values
-from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Card, Layout
-from ray_studio.web.page import KeyframeField, Page, without
+from ray_studio.web.keyframe_field import KeyframeField
+from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Layout
+from ray_studio.web.page import Page
 from ray_studio.web.policy import SpendPolicy
 from ray_studio.web.redaction import RedactKeys
 from ray_studio.web.spending import SpendGate
@@ -42,8 +42,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
     with gr.Blocks(
         title="Ray Studio · Luma Ray Flash 2", delete_cache=(settings.cleanup_every, settings.clip_max_age)
     ) as demo:
-        # Cards are rendered later, on each change of the history, when ui and page both exist.
-        ui = layout.build(studio, settings, wire_card=lambda card, entry: wire_card(card, entry, ui, page))
+        ui = layout.build(studio, settings)
         page = Page(studio, Path(get_upload_folder()), ui)
         wire(demo, ui, page)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
@@ -67,6 +66,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     clip_links(ui, craft)
     cancel(ui, page, runs)
     continuing(ui, page)
+    history_cards(ui, page)
     keyframes(ui, page)
     form_lines(ui, page)
     remembered_key(ui)
@@ -127,13 +127,18 @@ def continuing(ui: Layout, page: Page) -> None:
     joined.success(lambda: gr.File(visible=True), None, player.chain_file, **PRIVATE)
 
 
-def wire_card(card: Card, entry: dict, ui: Layout, page: Page) -> None:
-    restored = dict(zip(ui.form, form_values(entry), strict=True))
-    card.restore.click(lambda: restored, None, ui.form, **PRIVATE)
-    card.rerun.click(lambda: restored, None, ui.form, **PRIVATE).then(None, js="() => rayStudio.clickGenerate()")
-    continue_from(card.further.click(lambda: entry, None, ui.kept.current, **PRIVATE).then, ui, page)
-    history = ui.kept.history
-    card.delete.click(functools.partial(without, entry.get("id")), history, history, **PRIVATE)
+def history_cards(ui: Layout, page: Page) -> None:
+    """The history drawn in the browser on each change, and the cards' buttons, each given the entry's id."""
+    kept, card, buttons = ui.kept, ui.kept.card, CardButtons(page.studio, ui)
+    kept.history.change(None, kept.history, None, js="(h) => rayStudio.cards.render(h)")
+    taken = {"inputs": [card.entry_id, kept.history], "js": "(i, h) => rayStudio.cards.take(i, h)"}
+    restored = card.restore.click(buttons.restore, outputs=ui.form, **taken, **PRIVATE)
+    restored.then(None, js="() => rayStudio.cards.restored()")
+    rerun = card.rerun.click(buttons.restore, outputs=ui.form, **taken, **PRIVATE)
+    rerun.then(None, js="() => rayStudio.clickGenerate()")
+    continue_from(card.further.click(buttons.pick, outputs=kept.current, **taken, **PRIVATE).then, ui, page)
+    card.delete.click(buttons.delete, outputs=kept.history, **taken, **PRIVATE)
+    card.undo.click(buttons.undo, outputs=kept.history, **taken, **PRIVATE)
 
 
 def keyframes(ui: Layout, page: Page) -> None:
@@ -166,6 +171,7 @@ def remembered_key(ui: Layout) -> None:
 def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded = demo.load(None, None, [ui.key.api_key, ui.key.remember_key], js="() => rayStudio.restoreKey()")
     loaded.then(None, ui.shot.aspect_ratio, ui.shot.ratio_shape, js="(r) => rayStudio.shape(r)")
+    loaded.then(None, ui.kept.history, None, js="(h) => rayStudio.cards.render(h)")  # at once, before pick_up
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
 
 

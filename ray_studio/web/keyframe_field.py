@@ -1,0 +1,45 @@
+"""A keyframe's picture and URL on the page, kept saying the same thing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from ray_studio.client.errors import RayError
+
+if TYPE_CHECKING:
+    from ray_studio.web.layout import Keyframe
+    from ray_studio.web.page import Page, Shown
+
+
+class KeyframeField:
+    """One keyframe's picture and URL, kept saying the same thing: the URL sent is the picture shown."""
+
+    def __init__(self, page: Page, frame: Keyframe) -> None:
+        self.page = page
+        self.frame = frame
+
+    async def keyframe(self, image: Any, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
+        """A picked, dropped, pasted or webcam image: checked, hosted at Segmind, its URL in the form."""
+        frame = self.frame
+        if not image:
+            return {frame.url: "", frame.note: "", frame.uploaded: ""}
+        path = image.get("path") if isinstance(image, dict) else None
+        name = image.get("orig_name") if isinstance(image, dict) else None
+        page = self.page
+        try:
+            url, notes = await page.studio.keyframe(path, name, api_key, page.visitor(request), page.uploads)
+        except RayError as err:
+            message = page.error(err, api_key).message
+            gr.Warning(message, title=err.title)
+            # The picture goes too, so what is shown is what would be sent: nothing.
+            return {frame.url: "", frame.note: f"⚠️ {message}", frame.image: None, frame.uploaded: ""}
+        note = "✓ Ready" + (f" ({'; '.join(notes)})" if notes else "")
+        return {frame.url: url, frame.note: note, frame.uploaded: url}
+
+    def url_changed(self, url: str, uploaded: str) -> Shown:
+        """A URL that is not the uploaded image's: the picture and its note no longer say what is sent."""
+        if (url or "").strip() == (uploaded or "").strip():
+            return gr.skip()
+        return {self.frame.image: None, self.frame.note: ""}

@@ -1,0 +1,138 @@
+"""The history stays light: a new clip adds one card and leaves the others (and their players) alone;
+cards load their clips only when played; Delete can be undone; Restore shows what it changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import open_page, wait_until_playing
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+CARDS = "#history .history-card"
+
+
+@pytest.fixture
+def page(chromium, studio, upstream):
+    upstream.reset()
+    context, page = open_page(chromium, studio.url)
+    yield page
+    context.close()
+
+
+def make_clip(page, prompt: str, ratio: str = "16:9") -> None:
+    page.locator("#prompt textarea").fill(prompt)
+    page.get_by_label(ratio, exact=True).first.check()
+    page.locator("#generate").click()
+    page.locator(CARDS, has_text=prompt).locator("video").wait_for(timeout=30_000)
+    page.locator("#generate:not([disabled])").wait_for()
+
+
+def test_a_new_clip_adds_one_card_and_leaves_the_others_nodes_and_players_as_they_were(page):
+    make_clip(page, "a first fox")
+    make_clip(page, "a second fox")
+    page.evaluate(
+        "() => document.querySelectorAll('#history .history-card').forEach((c, i) => {"
+        " c.dataset.mark = 'old-' + i; c.querySelector('video').dataset.mark = 'player-' + i; })"
+    )
+    make_clip(page, "a third fox")
+    wait_until_playing(page)
+    page.wait_for_function("() => document.querySelectorAll('#history .history-card').length === 3")
+    marks = page.evaluate(
+        "() => [...document.querySelectorAll('#history .history-card')]"
+        ".map(c => [c.dataset.mark || '', c.querySelector('video').dataset.mark || ''])"
+    )
+    assert marks == [["", ""], ["old-0", "player-0"], ["old-1", "player-1"]]
+
+
+def test_cards_out_of_view_load_nothing_and_a_card_plays_when_asked(page):
+    make_clip(page, "a lazy fox")
+    page.evaluate(
+        "() => { const e = [...rayStudio.cards.entries.values()][0];"
+        " rayStudio.cards.render(Array.from({length: 50}, (_, i) =>"
+        " ({...e, id: e.id + '-' + i, file: e.file + '?copy=' + i}))); }"
+    )
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
+    fetched = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(r => r.name).filter(n => n.includes('?copy='))"
+    )
+    last = page.locator(CARDS).nth(49).locator("video")
+    assert last.evaluate("v => v.preload") == "none"
+    assert not any("copy=49" in url for url in fetched)
+    last.scroll_into_view_if_needed()
+    last.evaluate("v => { v.muted = true; return v.play(); }")
+    wait_until_playing(page, "#history .history-card:nth-child(50) video")
+
+
+def test_a_card_shows_when_it_was_made_and_re_run_names_its_price(page):
+    make_clip(page, "a dated fox")
+    card = page.locator(CARDS).first
+    meta = card.locator(".card-meta").inner_text()
+    assert ":" in meta.split("·")[0]  # a time of day, in the visitor's own time zone
+    assert card.locator(".card-rerun").inner_text().strip() == "Re-run · $0.375"
+
+
+def test_a_deleted_card_comes_back_with_undo_and_stays_after_a_reload(page, upstream):
+    make_clip(page, "a fox to delete and undo")
+    make_clip(page, "a fox that stays")
+    page.locator(CARDS, has_text="a fox to delete and undo").locator(".card-delete").click()
+    page.wait_for_function("() => document.querySelectorAll('#history .history-card').length === 1")
+    page.locator("#undo-bar button", has_text="Undo").click()
+    page.wait_for_function("() => document.querySelectorAll('#history .history-card').length === 2")
+    assert "a fox that stays" in page.locator(CARDS).nth(0).inner_text()  # back in its own place
+    page.reload()
+    page.wait_for_selector("#generate")
+    page.locator(CARDS, has_text="a fox to delete and undo").wait_for()
+    assert len(upstream.submissions) == 2
+
+
+def test_restore_brings_the_form_into_view_and_marks_what_it_changed(page):
+    make_clip(page, "a restored fox", "1:1")
+    page.locator("#prompt textarea").fill("something else")
+    page.get_by_label("21:9", exact=True).check()
+    page.locator(CARDS).first.scroll_into_view_if_needed()
+    page.locator(CARDS).first.locator(".card-restore").click()
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'a restored fox'")
+    page.locator("#prompt.just-restored").wait_for()
+    page.locator("#aspect-ratio.just-restored").wait_for()
+    assert page.locator("#duration.just-restored").count() == 0  # 5 s before and after
+
+
+def test_fifty_cards_render_as_one_column_on_a_phone(page, studio):
+    history = fake_history(studio, 50)
+    page.evaluate("(h) => rayStudio.cards.render(h)", history)
+    assert page.locator(CARDS).count() == 50
+    page.set_viewport_size({"width": 390, "height": 844})
+    xs = page.evaluate("() => [...document.querySelectorAll('#history .history-card')].slice(0, 3)"
+                       ".map(c => Math.round(c.getBoundingClientRect().x))")  # fmt: skip
+    assert len(set(xs)) == 1
+    page.set_viewport_size({"width": 1366, "height": 900})
+    xs = page.evaluate("() => [...document.querySelectorAll('#history .history-card')].slice(0, 4)"
+                       ".map(c => Math.round(c.getBoundingClientRect().x))")  # fmt: skip
+    assert len(set(xs)) >= 3
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#history").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "history-50-desktop.png"), full_page=False)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#history").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "history-50-mobile.png"), full_page=False)
+
+
+def fake_history(studio, count: int) -> list[dict]:
+    """``count`` signed entries of clips that ended (failed: no file needed), as a browser keeps them."""
+    import time
+
+    from ray_studio.web.history import EntrySigner
+    from tests.conftest import OWNER_KEY
+
+    signer, now = EntrySigner.for_key(OWNER_KEY), int(time.time())
+    return [
+        signer.sign(
+            {"id": f"{i:032x}", "job": None, "state": "failed", "created": now - i * 60, "own_key": False,
+             "prompt": f"clip number {i}", "aspect_ratio": "16:9", "duration": 5, "loop": False,
+             "error": "Segmind could not make this clip; nothing was charged.", "line": "16:9 · 5 s"}
+        )
+        for i in range(count)
+    ]  # fmt: skip
