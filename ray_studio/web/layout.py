@@ -18,6 +18,8 @@ from ray_studio.client.wording import describe_shape
 from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.history import entry_line
 from ray_studio.web.page import variants_price
+from ray_studio.web.share_page import COPY_LINK_JS
+from ray_studio.web.showcase import HOVER_PLAY_JS, Showcase, ShowcaseClip, clip_html
 from ray_studio.web.studio import AppSettings, Studio
 
 CARD_LIMIT = 24  # history cards shown; older entries stay in the browser
@@ -166,6 +168,15 @@ class Card(NamedTuple):
     delete: gr.Button
 
 
+class Sharing(NamedTuple):
+    """The clip in the player's link, and what a link opens: its settings, and Remix to load them."""
+
+    link: gr.HTML
+    remix: gr.Button
+    shared: gr.State  # the shared clip's form values
+    token: gr.Textbox  # the ?clip= of the page's address, read in the browser on load
+
+
 @dataclass(frozen=True)
 class Layout:
     shot: Shot
@@ -175,6 +186,8 @@ class Layout:
     variants: VariantsForm
     player: Player
     kept: Kept
+    sharing: Sharing | None = None
+    showcase: tuple[tuple[gr.Button, ShowcaseClip], ...] = ()
 
     @property
     def form(self) -> list[Any]:
@@ -197,8 +210,15 @@ class Layout:
 # --------------------------------------------------------------------------- the page, top to bottom
 
 
-def build(studio: Studio, settings: AppSettings, wire_card: Callable[[Card, dict], None]) -> Layout:
-    """The whole page. ``wire_card(card, entry)`` connects each history card as it is rendered."""
+def build(
+    studio: Studio,
+    settings: AppSettings,
+    wire_card: Callable[[Card, dict], None],
+    showcase: Showcase | None = None,
+    card_link: Callable[[dict], str] | None = None,
+) -> Layout:
+    """The whole page. ``wire_card(card, entry)`` connects each history card as it is rendered;
+    ``card_link(entry)`` is a card's "Copy link"."""
     header(studio.has_owner_key, settings.hf_login)
     with gr.Row():
         with gr.Column(scale=5):
@@ -212,8 +232,10 @@ def build(studio: Studio, settings: AppSettings, wire_card: Callable[[Card, dict
             key = key or key_box(open=False)
         with gr.Column(scale=6):
             player = result_player(settings.max_variants)
-    kept = history_section(settings.browser_secret, studio, wire_card)
-    layout = Layout(shot, key, controls, keyframes, variants, player, kept)
+            sharing = share_controls()
+            shown = showcase_gallery(showcase.clips if showcase else [])
+    kept = history_section(settings.browser_secret, studio, wire_card, card_link)
+    layout = Layout(shot, key, controls, keyframes, variants, player, kept, sharing, shown)
     gr.Examples(
         examples=EXAMPLES,
         inputs=layout.form,
@@ -342,7 +364,35 @@ def result_player(max_variants: int) -> Player:
     return Player(status, video, info, extend, join, chain_file, slots)
 
 
-def history_section(browser_secret: str, studio: Studio, wire_card: Callable[[Card, dict], None]) -> Kept:
+def share_controls() -> Sharing:
+    """Under the player: the clip's "Copy link" (elem_id share-link), and Remix for a shared clip."""
+    link = gr.HTML("", min_height=0, elem_id="share-link", js_on_load=COPY_LINK_JS)
+    remix = gr.Button("Remix: load these settings into the form", visible=False, size="sm", elem_id="remix")
+    return Sharing(link, remix, gr.State(None), gr.Textbox("", visible=False))
+
+
+def showcase_gallery(clips: list[ShowcaseClip]) -> tuple[tuple[gr.Button, ShowcaseClip], ...]:
+    """Finished clips every visitor sees (RAY_SHOWCASE_DIR): each plays on hover or tap, and "Use these
+    settings" fills the form. Nothing is sent to Segmind to show them."""
+    if not clips:
+        return ()
+    buttons = []
+    with gr.Column(elem_id="showcase"):
+        gr.Markdown("### Made with Ray Studio\nHover or tap a clip to play it; nothing is generated to show these.")
+        with gr.Row(equal_height=False):
+            for clip in clips:
+                with gr.Column(min_width=180, elem_classes="showcase-item"):
+                    gr.HTML(clip_html(clip), min_height=0, js_on_load=HOVER_PLAY_JS)
+                    buttons.append((gr.Button("Use these settings", size="sm", elem_classes="use-settings"), clip))
+    return tuple(buttons)
+
+
+def history_section(
+    browser_secret: str,
+    studio: Studio,
+    wire_card: Callable[[Card, dict], None],
+    card_link: Callable[[dict], str] | None = None,
+) -> Kept:
     with gr.Column(elem_id="history"):
         gr.Markdown(
             "### Your clips\nNewest first, kept in this browser only (nobody else sees them); the server keeps "
@@ -359,7 +409,7 @@ def history_section(browser_secret: str, studio: Studio, wire_card: Callable[[Ca
             entries = [e for e in (entries or []) if isinstance(e, dict)][:CARD_LIMIT]
             with gr.Row(equal_height=False):
                 for entry in entries:
-                    wire_card(history_card(entry, clip_path(studio, entry)), entry)
+                    wire_card(history_card(entry, clip_path(studio, entry), card_link), entry)
 
     return Kept(history, current, continuing)
 
@@ -374,7 +424,7 @@ def clip_path(studio: Studio, entry: dict) -> str | None:
         return None
 
 
-def history_card(entry: dict, path: str | None) -> Card:
+def history_card(entry: dict, path: str | None, card_link: Callable[[dict], str] | None = None) -> Card:
     with gr.Column(min_width=260, elem_classes="history-card"):
         if path:
             # Not keyed: with key= (which would keep the players across the two re-renders per
@@ -393,6 +443,8 @@ def history_card(entry: dict, path: str | None) -> Card:
             )
         gr.HTML(f"<p class='card-prompt'>{html.escape(str(entry.get('prompt', '')))}</p>")
         gr.HTML(f"<p class='card-meta'>{html.escape(entry_line(entry))}</p>")
+        if path and card_link is not None:
+            gr.HTML(card_link(entry), min_height=0, elem_classes="card-share", js_on_load=COPY_LINK_JS)
         with gr.Row():
             restore = gr.Button("Restore", size="sm", elem_classes="card-restore")
             rerun = gr.Button("Make again" if not path else "Re-run", size="sm", elem_classes="card-rerun")

@@ -29,10 +29,12 @@ from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.history import form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
+from ray_studio.web.share_page import request_root
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
 
 if TYPE_CHECKING:
     from ray_studio.web.layout import Keyframe, Layout
+    from ray_studio.web.share import ClipLinks
 
 log = logging.getLogger("ray_studio")
 Shown = dict[Any, Any]  # {component: its new value or update}
@@ -89,8 +91,9 @@ def variants_price(studio: Studio, prompts: str, aspect_ratios: list[str], loop_
 class Page:
     """Handlers for one page over one Studio, writing to that page's components."""
 
-    def __init__(self, studio: Studio, uploads: Path, ui: Layout) -> None:
+    def __init__(self, studio: Studio, uploads: Path, ui: Layout, links: ClipLinks | None = None) -> None:
         self.studio = studio
+        self.links = links
         self.uploads = uploads
         self.ui = ui
         # Gradio runs a fixed number of queued events at once for everyone: one visitor may hold a
@@ -186,7 +189,10 @@ class Page:
                 result = await self._outcome(tracked)
         except RayError as err:
             raise self.error(err, api_key) from None
-        return serve_as_is(result.path), self.studio.result_summary(result, own_key)
+        summary = self.studio.result_summary(result, own_key)
+        if self.links is not None:  # a link to the clip, so API callers can share it too
+            summary += self.links.api_line(result, request_root(request))
+        return serve_as_is(result.path), summary
 
     async def variants(
         self,
