@@ -153,7 +153,9 @@ def test_a_showcase_link_says_it_lasts_while_the_clip_is_shown(shared_app):
 def test_a_fresh_visitor_sees_the_showcase_play_on_hover_and_uses_its_settings(chromium, shared_app, upstream):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1366, 900), (390, 844)):
-        context, page = open_page(chromium, shared_app.url, width, height)
+        context = chromium.new_context(viewport={"width": width, "height": height}, has_touch=width < 800)
+        page = context.new_page()
+        page.goto(shared_app.url)
         items = page.locator("#showcase .showcase-clip")
         items.first.wait_for()
         assert items.count() == 3
@@ -166,7 +168,7 @@ def test_a_fresh_visitor_sees_the_showcase_play_on_hover_and_uses_its_settings(c
         if width == 1366:
             page.locator("#showcase video").nth(1).hover()
         else:  # a tap (a phone has no hover)
-            page.locator("#showcase video").nth(1).click()
+            page.locator("#showcase video").nth(1).tap()
         page.wait_for_function("() => !document.querySelectorAll('#showcase video')[1].paused")
         page.locator("#showcase .use-settings").nth(1).click()
         page.wait_for_function(f"() => document.querySelector('#prompt textarea').value === {json.dumps(SHOWN[1][0])}")

@@ -173,11 +173,14 @@ def clip_html(clip: ShowcaseClip) -> str:
     )
 
 
-# Plays a clip while the pointer is over it, and on a tap (phones have no hover).
+# Plays a clip while the mouse is over it, and on a tap (phones have no hover); a mouse click does
+# nothing more (the pointer over it already plays it).
 HOVER_PLAY_JS = """
 element.querySelectorAll('video').forEach((v) => {
+  let touched = false;
+  v.addEventListener('pointerdown', (e) => { touched = e.pointerType !== 'mouse'; });
   v.addEventListener('pointerenter', (e) => { if (e.pointerType === 'mouse') v.play().catch(() => {}); });
   v.addEventListener('pointerleave', (e) => { if (e.pointerType === 'mouse') v.pause(); });
-  v.addEventListener('click', () => { v.paused ? v.play().catch(() => {}) : v.pause(); });
+  v.addEventListener('click', () => { if (touched) { v.paused ? v.play().catch(() => {}) : v.pause(); } });
 });
 """
