@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 
-import av
-
-from ray_studio.client.media.clips import av_reason, open_clip, undecodable
 from ray_studio.client.media.sniff import display_name
 from ray_studio.client.media.values import PathLike
 
@@ -18,6 +15,10 @@ POSTER_QUALITY = 82
 def poster_jpeg(clip: PathLike, name: str | None = None, side: int = POSTER_SIDE) -> bytes:
     """The clip's first frame, upright, at most ``side`` on its long side, as JPEG bytes; an
     UndecodableVideoError (naming the clip as ``name``) when it has no frame to show."""
+    import av  # PyAV, only once a poster is made
+
+    from ray_studio.client.media.clips import av_reason, open_clip, undecodable
+
     name = display_name(clip, name, "the clip")
     with open_clip(clip, name) as (container, stream):
         try:
