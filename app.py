@@ -22,6 +22,7 @@ from ray_studio.client.errors import InvalidRequestError
 from ray_studio.web.config import AppSettings, read_settings
 from ray_studio.web.http_guard import HttpGuard
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.share import ShareCards
 from ray_studio.web.wiring import build_demo
 
 log = logging.getLogger("ray_studio")
@@ -52,7 +53,8 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> 
                     HttpGuard,
                     proxies=(policy or SpendPolicy()).proxies,
                     max_upload=settings.max_upload_bytes,
-                )
+                ),
+                Middleware(ShareCards),  # Open Graph tags for a shared clip's link
             ]
         },
     }

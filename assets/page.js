@@ -114,6 +114,7 @@ window.rayStudio.cards = {
     return list;
   },
   render(history) {
+    this.renders = (this.renders || 0) + 1;
     const list = this.list();
     if (!list) return [];
     const cfg = this.config();
@@ -195,6 +196,7 @@ window.rayStudio.cards = {
       button(`${playable ? "Re-run" : "Make again"}${price ? ` · ${price}` : ""}`, "rerun", "card-rerun");
     }
     if (playable) button("Continue", "further", "card-continue");
+    if (playable) button("🔗 Share", "share", "card-share");
     button("Delete", "delete", "card-delete");
     card.appendChild(row);
     return card;

@@ -102,6 +102,7 @@ def test_restore_brings_the_form_into_view_and_marks_what_it_changed(page):
 
 def test_fifty_cards_render_as_one_column_on_a_phone(page, studio):
     history = fake_history(studio, 50)
+    settled(page)  # the page's own drawings of its stored history (on load) are done
     page.evaluate("(h) => rayStudio.cards.render(h)", history)
     assert page.locator(CARDS).count() == 50
     page.set_viewport_size({"width": 390, "height": 844})
@@ -118,6 +119,16 @@ def test_fifty_cards_render_as_one_column_on_a_phone(page, studio):
     page.set_viewport_size({"width": 390, "height": 844})
     page.locator("#history").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "history-50-mobile.png"), full_page=False)
+
+
+def settled(page, quiet_ms: int = 1000) -> None:
+    """Wait until the page has drawn its cards at least once and not again for ``quiet_ms``."""
+    page.wait_for_function("() => rayStudio.cards.renders >= 1")
+    for _ in range(20):
+        before = page.evaluate("() => rayStudio.cards.renders")
+        page.wait_for_timeout(quiet_ms)
+        if page.evaluate("() => rayStudio.cards.renders") == before:
+            return
 
 
 def fake_history(studio, count: int) -> list[dict]:

@@ -46,6 +46,7 @@ class AppSettings:
     mcp: bool = False
     max_variants: int = DEFAULT_MAX_VARIANTS
     save_dir: Path | None = None
+    showcase_dir: Path | None = None  # clips with their sidecars, shown to every visitor (showcase.py)
     auth: tuple[tuple[str, str], ...] = ()
     hf_login: bool = False
     # The browser history is encrypted with this in localStorage. It reaches every browser in the
@@ -59,10 +60,12 @@ class AppSettings:
         """The page's settings; every bad value named at once (left in a shared ``reader`` for its owner)."""
         read = reader or EnvReader(env)
         save_dir = read.raw("RAY_SAVE_DIR")
+        showcase_dir = read.raw("RAY_SHOWCASE_DIR")
         settings = cls(
             auth=read.value("RAY_AUTH", parse_auth, AUTH_EXPECTED, (), shown="…"),
             hf_login=read.flag("RAY_HF_LOGIN", cls.hf_login),
             save_dir=Path(save_dir).expanduser() if save_dir else None,
+            showcase_dir=Path(showcase_dir).expanduser() if showcase_dir else None,
             browser_secret=read.raw("RAY_BROWSER_SECRET") or cls.browser_secret,
             concurrency=read.whole("RAY_CONCURRENCY", cls.concurrency, minimum=1),
             queue_size=read.whole("RAY_QUEUE_SIZE", cls.queue_size, minimum=1),

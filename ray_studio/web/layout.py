@@ -19,6 +19,8 @@ from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAU
 from ray_studio.client.wording import describe_shape, format_usd
 from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.page import variants_price
+from ray_studio.web.share_page import COPY_LINK_JS
+from ray_studio.web.showcase import HOVER_PLAY_JS, Showcase, ShowcaseClip, clip_html
 from ray_studio.web.studio import AppSettings, Studio
 
 CARD_LIMIT = 50  # history cards shown (cards load their clip only when played)
@@ -183,7 +185,7 @@ class Kept(NamedTuple):
     card: Card
 
 
-CARD_ACTIONS = ("restore", "rerun", "further", "delete", "undo")
+CARD_ACTIONS = ("restore", "rerun", "further", "delete", "undo", "share")
 
 
 class Card(NamedTuple):
@@ -195,6 +197,16 @@ class Card(NamedTuple):
     further: gr.Button
     delete: gr.Button
     undo: gr.Button
+    share: gr.Button  # the card's clip in the player's place for its link (its "Copy link" shows there)
+
+
+class Sharing(NamedTuple):
+    """The clip in the player's link, and what a link opens: its settings, and Remix to load them."""
+
+    link: gr.HTML
+    remix: gr.Button
+    shared: gr.State  # the shared clip's form values
+    token: gr.Textbox  # the ?clip= of the page's address, read in the browser on load
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,8 @@ class Layout:
     kept: Kept
     craft: PromptCraft | None = None
     links: ClipLinks | None = None
+    sharing: Sharing | None = None
+    showcase: tuple[tuple[gr.Button, ShowcaseClip], ...] = ()
 
     @property
     def form(self) -> list[Any]:
@@ -230,7 +244,11 @@ class Layout:
 # --------------------------------------------------------------------------- the page, top to bottom
 
 
-def build(studio: Studio, settings: AppSettings) -> Layout:
+def build(
+    studio: Studio,
+    settings: AppSettings,
+    showcase: Showcase | None = None,
+) -> Layout:
     """The whole page."""
     header(studio.has_owner_key, settings.hf_login)
     with gr.Row():
@@ -246,8 +264,10 @@ def build(studio: Studio, settings: AppSettings) -> Layout:
         with gr.Column(scale=6):
             player = result_player(settings.max_variants)
             links = clip_links()
+            sharing = share_controls()
+            shown = showcase_gallery(showcase.clips if showcase else [])
     kept = history_section(settings.browser_secret, studio)
-    layout = Layout(shot, key, controls, keyframes, variants, player, kept, craft, links)
+    layout = Layout(shot, key, controls, keyframes, variants, player, kept, craft, links, sharing, shown)
     gr.Examples(
         examples=EXAMPLES,
         inputs=layout.form,
@@ -413,6 +433,29 @@ def result_player(max_variants: int) -> Player:
                     slot.postprocess = serve_as_is
                     slots.append(slot)
     return Player(status, video, info, extend, join, chain_file, slots)
+
+
+def share_controls() -> Sharing:
+    """Under the player: the clip's "Copy link" (elem_id share-link), and Remix for a shared clip."""
+    link = gr.HTML("", min_height=0, elem_id="share-link", js_on_load=COPY_LINK_JS)
+    remix = gr.Button("Remix: load these settings into the form", visible=False, size="sm", elem_id="remix")
+    return Sharing(link, remix, gr.State(None), gr.Textbox("", visible=False))
+
+
+def showcase_gallery(clips: list[ShowcaseClip]) -> tuple[tuple[gr.Button, ShowcaseClip], ...]:
+    """Finished clips every visitor sees (RAY_SHOWCASE_DIR): each plays on hover or tap, and "Use these
+    settings" fills the form. Nothing is sent to Segmind to show them."""
+    if not clips:
+        return ()
+    buttons = []
+    with gr.Column(elem_id="showcase"):
+        gr.Markdown("### Made with Ray Studio\nHover or tap a clip to play it; nothing is generated to show these.")
+        with gr.Row(equal_height=False):
+            for clip in clips:
+                with gr.Column(min_width=180, elem_classes="showcase-item"):
+                    gr.HTML(clip_html(clip), min_height=0, js_on_load=HOVER_PLAY_JS)
+                    buttons.append((gr.Button("Use these settings", size="sm", elem_classes="use-settings"), clip))
+    return tuple(buttons)
 
 
 def history_section(browser_secret: str, studio: Studio) -> Kept:

@@ -31,6 +31,7 @@ from ray_studio.web.ways_in import WaysIn
 
 if TYPE_CHECKING:
     from ray_studio.web.layout import Layout
+    from ray_studio.web.share import ClipLinks
 
 log = logging.getLogger("ray_studio")
 Shown = dict[Any, Any]  # {component: its new value or update}
@@ -82,8 +83,9 @@ def variants_price(studio: Studio, prompts: str, aspect_ratios: list[str], loop_
 class Page(WaysIn):
     """Handlers for one page over one Studio, writing to that page's components."""
 
-    def __init__(self, studio: Studio, uploads: Path, ui: Layout) -> None:
+    def __init__(self, studio: Studio, uploads: Path, ui: Layout, links: ClipLinks | None = None) -> None:
         self.studio = studio
+        self.links = links
         self.uploads = uploads
         self.ui = ui
         # Gradio runs a fixed number of queued events at once for everyone: one visitor may hold a

@@ -13,13 +13,16 @@ from ray_studio.client.errors import RayError
 from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, VideoRequest
 from ray_studio.client.wording import format_usd
 from ray_studio.web.gradio_tweaks import serve_as_is
+from ray_studio.web.share_page import request_root
 from ray_studio.web.studio import captions
 
 
 class WaysIn:
-    """Page's /generate and /variants (Page gives ``visitor``, ``turn``, ``error``, ``_outcome``, ``studio``)."""
+    """Page's /generate and /variants (Page gives ``visitor``, ``turn``, ``error``, ``_outcome``, ``studio``,
+    ``links``)."""
 
     studio: Any
+    links: Any
 
     async def generate(
         self,
@@ -55,7 +58,10 @@ class WaysIn:
                 result = await self._outcome(tracked)
         except RayError as err:
             raise self.error(err, api_key) from None
-        return serve_as_is(result.path), self.studio.result_summary(result, own_key)
+        summary = self.studio.result_summary(result, own_key)
+        if self.links is not None:  # a link to the clip, so API callers can share it too
+            summary += self.links.api_line(result, request_root(request))
+        return serve_as_is(result.path), summary
 
     async def variants(
         self,

@@ -3,6 +3,7 @@ block) per event between them."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Layout
 from ray_studio.web.page import Page
 from ray_studio.web.policy import SpendPolicy
 from ray_studio.web.redaction import RedactKeys
+from ray_studio.web.share import ClipLinks, attach, describing
+from ray_studio.web.share_page import READ_LINK_JS, SharePage
+from ray_studio.web.showcase import Showcase, poster_folder_beside
 from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
 
@@ -38,13 +42,17 @@ FOCUS_THEN_BUSY: dict[str, Any] = {"js": "(l) => { rayStudio.focusResult(); retu
 def build_demo(client: RayClient, settings: AppSettings | None = None, policy: SpendPolicy | None = None) -> gr.Blocks:
     settings = settings or AppSettings()
     studio = make_studio(client, settings, policy or SpendPolicy())
+    links = make_links(studio, settings)
     RedactKeys.install(lambda: (client.settings.api_key,))
     with gr.Blocks(
         title="Ray Studio · Luma Ray Flash 2", delete_cache=(settings.cleanup_every, settings.clip_max_age)
     ) as demo:
-        ui = layout.build(studio, settings)
-        page = Page(studio, Path(get_upload_folder()), ui)
+        ui = layout.build(studio, settings, showcase=links.showcase)
+        page = Page(studio, Path(get_upload_folder()), ui, links)
+        shares = SharePage(links, studio.board, ui)
         wire(demo, ui, page)
+        sharing(demo, ui, shares)
+    attach(demo, links)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     guard_inputs(demo)
     lighter_sessions()
@@ -57,6 +65,27 @@ def make_studio(client: RayClient, settings: AppSettings, policy: SpendPolicy) -
         client, concurrency=settings.concurrency, threads=settings.concurrency + 8, keep_finished=settings.clip_max_age
     )
     return Studio(client, board, SpendGate(policy), clips, settings)
+
+
+def make_links(studio: Studio, settings: AppSettings) -> ClipLinks:
+    """The showcase (posters made now) and clip links; every clip made is described for its link."""
+    showcase = Showcase.load(settings.showcase_dir, poster_folder_beside(Path(get_upload_folder())))
+    model, mode = studio.client.settings.model, studio.client.settings.api_mode
+    links = ClipLinks(studio.signer, studio.clips, max_age=settings.clip_max_age, save_dir=settings.save_dir,
+                      showcase=showcase, model=model, api_mode=mode)  # fmt: skip
+    studio.board.on_done = describing(links, studio.board.on_done)
+    return links
+
+
+def sharing(demo: gr.Blocks, ui: Layout, shares: SharePage) -> None:
+    """The showcase's buttons, the player's "Copy link", and the page a link opens (with Remix)."""
+    s = ui.sharing
+    for button, clip in ui.showcase:
+        button.click(functools.partial(shares.form, clip.form_values()), None, ui.form, **PRIVATE)
+    ui.kept.current.change(shares.entry_link, ui.kept.current, s.link, **PRIVATE)
+    opened_outputs = [ui.player.status, ui.player.video, ui.player.info, s.link, s.shared, s.remix]
+    demo.load(shares.opened, s.token, opened_outputs, js=READ_LINK_JS, **PRIVATE)
+    s.remix.click(shares.form, s.shared, ui.form, **PRIVATE)
 
 
 def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
@@ -139,6 +168,8 @@ def history_cards(ui: Layout, page: Page) -> None:
     continue_from(card.further.click(buttons.pick, outputs=kept.current, **taken, **PRIVATE).then, ui, page)
     card.delete.click(buttons.delete, outputs=kept.history, **taken, **PRIVATE)
     card.undo.click(buttons.undo, outputs=kept.history, **taken, **PRIVATE)
+    shared = card.share.click(buttons.pick, outputs=kept.current, **taken, **PRIVATE)
+    shared.then(None, js="() => document.querySelector('#share-link')?.scrollIntoView({block: 'center'})")
 
 
 def keyframes(ui: Layout, page: Page) -> None:

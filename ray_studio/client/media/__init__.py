@@ -74,6 +74,7 @@ __all__ = [
     "join_clips",
     "last_frame",
     "load_keyframe",
+    "poster_jpeg",
 ]
 
 
@@ -112,3 +113,10 @@ def join_clips(clips: Sequence[PathLike], output: PathLike, names: Sequence[str]
     from ray_studio.client.media import joining
 
     return joining.join_clips(clips, output, names)
+
+
+def poster_jpeg(clip: PathLike, name: str | None = None) -> bytes:
+    """The clip's first frame as a small JPEG (at most 640 px a side): a poster shown before it loads."""
+    from ray_studio.client.media import posters
+
+    return posters.poster_jpeg(clip, name)
