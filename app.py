@@ -28,7 +28,7 @@ log = logging.getLogger("ray_studio")
 ASSETS = Path(__file__).with_name("assets")
 
 
-def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> dict[str, Any]:
+def launch_options(settings: AppSettings, policy: SpendPolicy | None = None, demo: Any = None) -> dict[str, Any]:
     # Gradio's own sync work (file uploads, small events) runs on its thread pool; generations wait
     # on the job board without a thread. run_history off: Gradio would record every run's inputs,
     # the visitor's key among them, and offers to upload that record to a Hugging Face bucket.
@@ -46,14 +46,16 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> 
         "max_file_size": settings.max_upload_bytes,
         "auth": list(settings.auth) or None,
         # Body sizes, the upload quota, and the MCP caller's address: see http_guard.
+        # The owner's routes (/owner, owner.py) come first in the app Gradio makes, under the same guard.
         "app_kwargs": {
+            "routes": list(getattr(demo, "ray_owner_routes", [])),
             "middleware": [
                 Middleware(
                     HttpGuard,
                     proxies=(policy or SpendPolicy()).proxies,
                     max_upload=settings.max_upload_bytes,
                 )
-            ]
+            ],
         },
     }
 
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     if not client.settings.api_key:
         log.warning("SEGMIND_API_KEY is not set: visitors must paste their own key")
     demo = build_demo(client, settings, policy)
-    options = launch_options(settings, policy)
+    options = launch_options(settings, policy, demo)
     demo.launch(share=args.share or None, server_name=args.host, server_port=args.port, **options)
 
 
