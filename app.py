@@ -22,6 +22,7 @@ from ray_studio.client.errors import InvalidRequestError
 from ray_studio.web.config import AppSettings, read_settings
 from ray_studio.web.http_guard import HttpGuard
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.record import data_dir
 from ray_studio.web.wiring import build_demo
 
 log = logging.getLogger("ray_studio")
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
     if args.mcp:
         settings = dataclasses.replace(settings, mcp=True)
+    if settings.data_dir is None:  # the spend record lasts: /data on a Space with storage, else ./ray-data
+        settings = dataclasses.replace(settings, data_dir=data_dir(None))
     if settings.mcp and importlib.util.find_spec("mcp") is None:
         parser.exit(2, 'error: MCP needs an extra package: pip install "gradio[mcp]"\n')
     if not client.settings.api_key:

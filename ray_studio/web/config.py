@@ -15,7 +15,6 @@ from ray_studio.client.media import MAX_IMAGE_BYTES
 from ray_studio.client.settings import EnvReader, Settings
 from ray_studio.client.variants import DEFAULT_MAX_VARIANTS
 from ray_studio.web.policy import SettingError, SpendPolicy
-from ray_studio.web.record import data_dir
 
 MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
 AUTH_EXPECTED = "user:password pairs separated by commas"
@@ -70,7 +69,7 @@ class AppSettings:
     # The owner's view (owner.py, record.py).
     owner: tuple[str, str] | None = None  # RAY_OWNER, HTTP Basic user:password for /owner
     owner_users: tuple[str, ...] = ()  # RAY_OWNER_USERS, with RAY_HF_LOGIN; SPACE_AUTHOR_NAME counts too
-    data_dir: Path | None = None  # RAY_DATA_DIR (from_env: /data or ./ray-data); None: the record in memory
+    data_dir: Path | None = None  # RAY_DATA_DIR; None: in memory here, app.py's main puts it in record.data_dir()
     record_days: int = 30  # RAY_RECORD_DAYS
     owner_sees_prompts: bool = False  # RAY_OWNER_SEES_PROMPTS
 
@@ -92,7 +91,7 @@ class AppSettings:
             max_variants=read.whole("RAY_MAX_VARIANTS", cls.max_variants, minimum=1),
             owner=read.value("RAY_OWNER", parse_owner, OWNER_EXPECTED, None, shown="…"),
             owner_users=parse_names(read.raw("RAY_OWNER_USERS")) + parse_names(read.raw("SPACE_AUTHOR_NAME")),
-            data_dir=data_dir(read.raw("RAY_DATA_DIR")),
+            data_dir=Path(read.raw("RAY_DATA_DIR")).expanduser() if read.raw("RAY_DATA_DIR") else None,
             record_days=read.whole("RAY_RECORD_DAYS", cls.record_days, minimum=1),
             owner_sees_prompts=read.flag("RAY_OWNER_SEES_PROMPTS", cls.owner_sees_prompts),
         )

@@ -198,10 +198,10 @@ def allowance(demo: gr.Blocks, ui: Layout, page: Page, runs: list[gr.events.Depe
         visitor = page.visitor(request)
         return await anyio.to_thread.run_sync(page.studio.allowance_line, api_key, visitor)
 
+    api(allowance, "allowance", ("allowance",))  # first: the page's own events below are named after it too
     line, api_key = ui.controls.allowance, ui.key.api_key
     demo.load(allowance, api_key, line, **PRIVATE)
     api_key.change(allowance, api_key, line, **PRIVATE)
     for run in runs:
         run.then(allowance, api_key, line, **PRIVATE)
         run.failure(allowance, api_key, line, **PRIVATE)
-    api(allowance, "allowance", ("allowance",))
