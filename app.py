@@ -22,6 +22,7 @@ from ray_studio.client.errors import InvalidRequestError
 from ray_studio.web.config import AppSettings, read_settings
 from ray_studio.web.http_guard import HttpGuard
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.record import data_dir
 from ray_studio.web.share import ShareCards
 from ray_studio.web.wiring import build_demo
 
@@ -29,7 +30,7 @@ log = logging.getLogger("ray_studio")
 ASSETS = Path(__file__).with_name("assets")
 
 
-def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> dict[str, Any]:
+def launch_options(settings: AppSettings, policy: SpendPolicy | None = None, demo: Any = None) -> dict[str, Any]:
     # Gradio's own sync work (file uploads, small events) runs on its thread pool; generations wait
     # on the job board without a thread. run_history off: Gradio would record every run's inputs,
     # the visitor's key among them, and offers to upload that record to a Hugging Face bucket.
@@ -47,7 +48,9 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> 
         "max_file_size": settings.max_upload_bytes,
         "auth": list(settings.auth) or None,
         # Body sizes, the upload quota, and the MCP caller's address: see http_guard.
+        # The owner's routes (/owner, owner.py) come first in the app Gradio makes, under the same guard.
         "app_kwargs": {
+            "routes": list(getattr(demo, "ray_owner_routes", [])),
             "middleware": [
                 Middleware(
                     HttpGuard,
@@ -55,7 +58,7 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None) -> 
                     max_upload=settings.max_upload_bytes,
                 ),
                 Middleware(ShareCards),  # Open Graph tags for a shared clip's link
-            ]
+            ],
         },
     }
 
@@ -77,12 +80,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
     if args.mcp:
         settings = dataclasses.replace(settings, mcp=True)
+    if settings.data_dir is None:  # the spend record lasts: /data on a Space with storage, else ./ray-data
+        settings = dataclasses.replace(settings, data_dir=data_dir(None))
     if settings.mcp and importlib.util.find_spec("mcp") is None:
         parser.exit(2, 'error: MCP needs an extra package: pip install "gradio[mcp]"\n')
     if not client.settings.api_key:
         log.warning("SEGMIND_API_KEY is not set: visitors must paste their own key")
     demo = build_demo(client, settings, policy)
-    options = launch_options(settings, policy)
+    options = launch_options(settings, policy, demo)
     demo.launch(share=args.share or None, server_name=args.host, server_port=args.port, **options)
 
 

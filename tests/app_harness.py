@@ -62,7 +62,11 @@ def running_app(
     demo = build_demo(client, settings, policy)
     port = free_port()
     demo.launch(
-        server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings, policy)
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **app.launch_options(settings, policy, demo),
     )
     try:
         yield RunningApp(f"http://{host}:{port}/", demo, client, Path(get_upload_folder()))

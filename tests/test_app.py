@@ -110,9 +110,9 @@ def test_the_api_schema_names_every_parameter_and_types_duration_as_a_number(stu
     assert params["duration"]["type"]["enum"] == [5, 9]
 
 
-def test_only_generate_variants_and_enhance_are_in_the_api(studio):
+def test_only_generate_variants_enhance_and_allowance_are_in_the_api(studio):
     info = json.loads(fetch(studio.url + "gradio_api/info"))
-    assert sorted(info["named_endpoints"]) == ["/enhance", "/generate", "/variants"]
+    assert sorted(info["named_endpoints"]) == ["/allowance", "/enhance", "/generate", "/variants"]
     assert info["unnamed_endpoints"] == {}
     params = [p["parameter_name"] for p in info["named_endpoints"]["/variants"]["parameters"]]
     assert params == ["prompts", "aspect_ratios", "duration", "loop", "start_image_url", "end_image_url", "api_key"]
@@ -297,7 +297,7 @@ def test_with_mcp_on_an_agent_can_list_and_call_generate(upstream, tmp_path):
 
     with running_app(upstream.base_url, OWNER_KEY, app.AppSettings(mcp=True), temp_dir=str(tmp_path)) as running:
         tools, made, refused = asyncio.run(as_an_agent(running.url))
-    assert sorted(t.name for t in tools) == ["enhance", "generate", "variants"]
+    assert sorted(t.name for t in tools) == ["allowance", "enhance", "generate", "variants"]
     tools = [t for t in tools if t.name == "generate"]
     assert set(tools[0].inputSchema["properties"]) == {
         "prompt", "aspect_ratio", "duration", "loop", "start_image_url", "end_image_url", "api_key",

@@ -18,6 +18,7 @@ from ray_studio.web.policy import SettingError, SpendPolicy
 
 MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES  # Gradio's upload route; keyframes are the only uploads
 AUTH_EXPECTED = "user:password pairs separated by commas"
+OWNER_EXPECTED = "one user:password pair"
 # A price below this (US dollars per second) would let the day budget pass far more clips than it means to.
 MIN_PRICE_PER_SECOND = 0.01
 
@@ -33,6 +34,18 @@ def parse_auth(raw: str) -> tuple[tuple[str, str], ...]:
             raise ValueError("RAY_AUTH")
         pairs.append((user.strip(), password))
     return tuple(pairs)
+
+
+def parse_owner(raw: str) -> tuple[str, str]:
+    """RAY_OWNER: one ``user:password``; ValueError otherwise (never echoing the password)."""
+    pairs = parse_auth(raw)
+    if len(pairs) != 1:
+        raise ValueError("RAY_OWNER")
+    return pairs[0]
+
+
+def parse_names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in re.split(r"[,;\s]+", raw) if name.strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +67,12 @@ class AppSettings:
     # restarts (Gradio's default is new at each start).
     browser_secret: str = "ray-studio-history-v1"
     max_upload_bytes: int = MAX_UPLOAD_BYTES
+    # The owner's view (owner.py, record.py).
+    owner: tuple[str, str] | None = None  # RAY_OWNER, HTTP Basic user:password for /owner
+    owner_users: tuple[str, ...] = ()  # RAY_OWNER_USERS, with RAY_HF_LOGIN; SPACE_AUTHOR_NAME counts too
+    data_dir: Path | None = None  # RAY_DATA_DIR; None: in memory here, app.py's main puts it in record.data_dir()
+    record_days: int = 30  # RAY_RECORD_DAYS
+    owner_sees_prompts: bool = False  # RAY_OWNER_SEES_PROMPTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, reader: EnvReader | None = None) -> AppSettings:
@@ -73,6 +92,11 @@ class AppSettings:
             cleanup_every=read.whole("RAY_CLEANUP_EVERY", cls.cleanup_every, minimum=1),
             mcp=read.flag("RAY_MCP", cls.mcp),
             max_variants=read.whole("RAY_MAX_VARIANTS", cls.max_variants, minimum=1),
+            owner=read.value("RAY_OWNER", parse_owner, OWNER_EXPECTED, None, shown="…"),
+            owner_users=parse_names(read.raw("RAY_OWNER_USERS")) + parse_names(read.raw("SPACE_AUTHOR_NAME")),
+            data_dir=Path(read.raw("RAY_DATA_DIR")).expanduser() if read.raw("RAY_DATA_DIR") else None,
+            record_days=read.whole("RAY_RECORD_DAYS", cls.record_days, minimum=1),
+            owner_sees_prompts=read.flag("RAY_OWNER_SEES_PROMPTS", cls.owner_sees_prompts),
         )
         if reader is None:
             read.check()

@@ -115,6 +115,7 @@ class Controls(NamedTuple):
     limits: gr.Markdown
     generate: gr.Button
     cancel: gr.Button
+    allowance: gr.Markdown | None = None  # the visitor's clips left (allowance_line)
 
 
 class Keyframe(NamedTuple):
@@ -325,12 +326,18 @@ def key_box(open: bool) -> KeyBox:
 
 def generate_controls(studio: Studio) -> Controls:
     price = gr.Markdown(studio.price_line(DEFAULT_DURATION), elem_id="price")
+    allowance = allowance_line()
     limits = gr.Markdown(studio.limits_line(), elem_id="limits", visible=bool(studio.limits_line()))
     with gr.Row():
         generate = gr.Button("Generate", variant="primary", elem_id="generate")
         # Named for what it does: a clip Segmind has started is billed anyway.
         cancel = gr.Button("Stop waiting", variant="stop", visible=False, elem_id="cancel")
-    return Controls(price, limits, generate, cancel)
+    return Controls(price, limits, generate, cancel, allowance)
+
+
+def allowance_line() -> gr.Markdown:
+    """Under the price: what this visitor may still make on the page's key (filled in once the page loads)."""
+    return gr.Markdown("", elem_id="allowance")
 
 
 def phrases() -> None:

@@ -68,6 +68,7 @@ class Ledger(Protocol):
     def release(self, slot_key: str, token: str) -> None: ...
     def refund(self, spent_key: str, cost: int) -> None: ...
     def spent(self, spent_key: str) -> int: ...
+    def used(self, windows: list[Window], now: float) -> list[int]: ...
 
 
 class MemoryLedger:
@@ -148,6 +149,12 @@ class MemoryLedger:
     def spent(self, spent_key: str) -> int:
         entry = self._spent.get(spent_key)
         return int(entry[0]) if entry else 0
+
+    def used(self, windows: list[Window], now: float) -> list[int]:
+        """Clips counted in each window now (nothing taken)."""
+        with self._lock:
+            stamps = [self._stamps.get(w.key, (0, []))[1] for w in windows]
+            return [sum(1 for s in kept if s > now - w.seconds) for w, kept in zip(windows, stamps, strict=True)]
 
 
 @dataclass(eq=False)

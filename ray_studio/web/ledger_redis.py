@@ -14,7 +14,7 @@ from typing import Any
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 
-from ray_studio.web.ledger import SPENT_KEY_TTL, Attempt, Ledger, MemoryLedger, Refusal, redact_uri
+from ray_studio.web.ledger import SPENT_KEY_TTL, Attempt, Ledger, MemoryLedger, Refusal, Window, redact_uri
 
 log = logging.getLogger("ray_studio.ledger")
 
@@ -146,6 +146,14 @@ class RedisLedger:
 
     def spent(self, spent_key: str) -> int:
         return int(self._redis.get(self._key(spent_key)) or 0)
+
+    def used(self, windows: list[Window], now: float) -> list[int]:
+        """Clips counted in each window now (nothing taken)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for window in windows:
+            pipe.lrange(self._key(window.key), 0, window.limit - 1)
+        rows = pipe.execute()
+        return [sum(1 for s in row if float(s) > now - w.seconds) for w, row in zip(windows, rows, strict=True)]
 
 
 def _text(value: bytes | str) -> str:

@@ -66,6 +66,7 @@ class SpendRefusedError(RayError):
     """
 
     title = "Not now"
+    rule = "refused"  # which rule refused, as the owner's record names it
     waiting_cannot_help = False  # True when only fewer clips or an own key can get past this rule
 
     def __init__(
@@ -88,6 +89,7 @@ def _go_on_now(verb: str = "go on") -> str:
 
 class OwnKeyRequiredError(SpendRefusedError):
     title = "Your own key needed"
+    rule = "own-key-only"
 
     def __init__(self, visitor: Visitor | None = None) -> None:
         super().__init__(
@@ -102,6 +104,7 @@ class OwnKeyRequiredError(SpendRefusedError):
 
 class InFlightLimitError(SpendRefusedError):
     title = "One clip at a time"
+    rule = "in-flight"
 
     def __init__(self, limit: int, visitor: Visitor | None = None) -> None:
         if limit == 1:
@@ -115,6 +118,7 @@ class InFlightLimitError(SpendRefusedError):
 
 class VisitorLimitError(SpendRefusedError):
     title = "Limit reached"
+    rule = "visitor-limit"
     whom = "each visitor"
     nouns = ("clip", "clips")  # what the limit counts
 
@@ -142,11 +146,13 @@ class VisitorLimitError(SpendRefusedError):
 class NetworkLimitError(VisitorLimitError):
     """The visitor's whole IPv6 block (their provider's customer, RAY_NETWORK_LIMITS) reached its limit."""
 
+    rule = "network-limit"
     whom = "each network (all the addresses of one internet connection together)"
 
 
 class DailyBudgetError(SpendRefusedError):
     title = "Daily budget spent"
+    rule = "budget"
 
     def __init__(self, *, cost_micros: int, cap_micros: int, now: float, visitor: Visitor | None = None) -> None:
         if cost_micros > cap_micros:
@@ -168,6 +174,7 @@ class DailyBudgetError(SpendRefusedError):
 
 class LimitsUnavailableError(SpendRefusedError):
     title = "Limits unavailable"
+    rule = "limits-unavailable"
 
     def __init__(self, visitor: Visitor | None = None) -> None:
         super().__init__(
@@ -186,6 +193,20 @@ class EnhanceLimitError(VisitorLimitError):
 
 class NetworkEnhanceLimitError(EnhanceLimitError):
     whom = NetworkLimitError.whom
+
+
+class PausedError(SpendRefusedError):
+    """The owner paused the page (the owner's page, POST /owner/pause): nothing goes out on its key."""
+
+    title = "Paused"
+    rule = "paused"
+    waiting_cannot_help = True  # nobody can say when the owner resumes
+
+    def __init__(self, visitor: Visitor | None = None) -> None:
+        super().__init__(None, action=f"{PAUSED_LINE} {NOTHING_SENT}", visitor=visitor)
+
+
+PAUSED_LINE = "This page is paused by its owner; paste your own Segmind key to go on."
 
 
 def the_refusal_to_report(refusals: list[SpendRefusedError]) -> SpendRefusedError:

@@ -46,7 +46,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Protocol
 
 from limits import RateLimitItem
 
@@ -75,6 +77,7 @@ from ray_studio.web.policy import (
     visitor_windows,
 )
 from ray_studio.web.refusals import (
+    PAUSED_LINE,
     DailyBudgetError,
     EnhanceLimitError,
     InFlightLimitError,
@@ -82,6 +85,7 @@ from ray_studio.web.refusals import (
     NetworkEnhanceLimitError,
     NetworkLimitError,
     OwnKeyRequiredError,
+    PausedError,
     SpendRefusedError,
     VisitorLimitError,
     the_refusal_to_report,
@@ -100,6 +104,15 @@ def utc_day(now: float) -> str:
 
 
 # --------------------------------------------------------------------------- the gate
+
+
+class PauseSwitch(Protocol):
+    """Where the owner's pause is kept (record.py's store: beside the counts, lasting across restarts)."""
+
+    errors: type[Exception] | tuple[type[Exception], ...]
+
+    def paused(self) -> bool: ...
+    def set_paused(self, paused: bool) -> None: ...
 
 
 class Admission:
@@ -175,10 +188,12 @@ class SpendGate:
         slot_lease: float = SLOT_LEASE,
         renew_every: float | None = RENEW_EVERY,
         ledger: Ledger | None = None,
+        pause: PauseSwitch | None = None,
     ) -> None:
         """``renew_every`` None: nothing renews the slots on its own (tests call ``renew_slots``);
-        ``ledger`` instead of the one RAY_LIMITS_STORAGE names."""
+        ``ledger`` instead of the one RAY_LIMITS_STORAGE names; ``pause``: the owner's switch (none: never paused)."""
         self.policy = policy
+        self._pause = pause
         self._windows = check_policy(policy)
         self._network_windows = network_windows(policy.network_limits, self._windows)
         self._enhance_windows = visitor_windows(policy.enhance_limits)
@@ -196,6 +211,8 @@ class SpendGate:
         all, or a SpendRefusedError (nothing taken)."""
         if self.policy.own_key_only:
             raise OwnKeyRequiredError(visitor)
+        if self.paused():
+            raise PausedError(visitor)
         _check_order(clips, cost)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
@@ -208,6 +225,42 @@ class SpendGate:
         if refusals:
             raise self._refusal(visitor, attempt, refusals, kind)
         return Admission(self._ledger, self._keeper, visitor, attempt)
+
+    def paused(self) -> bool:
+        """Whether the owner paused the page; a switch that cannot be read counts as paused (fails closed)."""
+        if self._pause is None:
+            return False
+        try:
+            return self._pause.paused()
+        except self._pause.errors as err:
+            raise LimitsUnavailableError() from err
+
+    def set_paused(self, paused: bool) -> None:
+        """The owner's switch: while paused every admission is refused at once (PausedError)."""
+        if self._pause is None:
+            raise LimitsUnavailableError()
+        self._pause.set_paused(paused)
+        log.warning("the owner %s the page", "paused" if paused else "resumed")
+
+    def allowance(self, visitor: Visitor, clip_cost: float) -> Allowance:
+        """What ``visitor`` may still make on the page's key now (nothing taken); ``clip_cost``: one usual clip."""
+        paused = self.paused()
+        now = self._clock()
+        rules = self._rules(visitor)
+        windows = [Window(item.key_for(holder), item.amount, item.get_expiry()) for holder, item in rules]
+        try:
+            used = self._ledger.used(windows, now)
+        except self._ledger.errors as err:
+            raise LimitsUnavailableError(visitor) from err
+        left = [(item, holder, max(0, item.amount - n)) for (holder, item), n in zip(rules, used, strict=True)]
+        mine = []
+        for item, holder, clips_left in left:
+            if holder == visitor.id:
+                wider = [n for other, h, n in left if h != visitor.id and other.get_expiry() == item.get_expiry()]
+                mine.append((item, min([clips_left, *wider])))
+        budget = self.budget_left()
+        in_budget = None if budget is None or clip_cost <= 0 else int(budget // clip_cost)
+        return Allowance(tuple(mine), in_budget, paused)
 
     def renew_slots(self) -> None:
         """Renew the in-flight slots of the admissions held now (done every RENEW_EVERY seconds anyway)."""
@@ -289,6 +342,47 @@ class SpendGate:
 def _holder(who: str, kind: str) -> str:
     """Whose window it is: a clip's windows keep the names they always had; another kind's are apart."""
     return who if kind == "clip" else f"{kind}/{who}"
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a visitor may still make on the page's key: clips left in each of their limits, whole clips
+    today's budget still pays for (never the dollars: they are the owner's business), and the pause."""
+
+    windows: tuple[tuple[RateLimitItem, int], ...]
+    clips_in_budget: int | None
+    paused: bool = False
+
+    @property
+    def clips_now(self) -> int | None:
+        """Clips the next call may make at most; None: no limit counts them."""
+        counts = [left for _, left in self.windows]
+        counts += [] if self.clips_in_budget is None else [self.clips_in_budget]
+        return min(counts) if counts else None
+
+    def line(self) -> str:
+        """``3 of 4 clips left in the next 10 minutes · 11 today``."""
+        if self.paused:
+            return PAUSED_LINE
+        parts = []
+        for item, left in self.windows:
+            span = _span(item)
+            when = "today" if span == "day" else f"in the next {span}"
+            parts.append(f"{left} {when}" if parts else f"{left} of {item.amount} clips left {when}")
+        parts = parts or ["No limit per visitor on this page's key"]
+        if self.clips_in_budget == 0:
+            parts.append("today's budget for this page is spent (it resets at 00:00 UTC)")
+        elif self.clips_in_budget is not None and self.clips_in_budget < 2:
+            parts.append("today's budget for this page is nearly spent")
+        return " · ".join(parts)
+
+
+OWN_KEY_ALLOWANCE = "Your own key is used: this page's limits do not apply."
+
+
+def _span(item: RateLimitItem) -> str:
+    unit = item.GRANULARITY.name
+    return f"{item.multiples} {unit}s" if item.multiples > 1 else unit
 
 
 def _spent_key(now: float) -> str:

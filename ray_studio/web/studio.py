@@ -41,9 +41,10 @@ from ray_studio.web.history import (
 )
 from ray_studio.web.identity import Visitor
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.record import ClipOutcome, Recorder
 from ray_studio.web.redaction import LIVE_KEYS
-from ray_studio.web.refusals import OwnKeyRequiredError
-from ray_studio.web.spending import SpendGate
+from ray_studio.web.refusals import OwnKeyRequiredError, SpendRefusedError
+from ray_studio.web.spending import OWN_KEY_ALLOWANCE, SpendGate
 
 log = logging.getLogger("ray_studio")
 
@@ -72,8 +73,10 @@ class Studio(FramesAndChains):
         gate: SpendGate,
         clips: Path,
         settings: AppSettings | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.client = client
+        self.recorder = recorder  # the owner's spend record (record.py): every attempt on the page's key
         self.board = board
         self.gate = gate
         self.clips = clips
@@ -152,14 +155,22 @@ class Studio(FramesAndChains):
         if own_key and self.board.running(visitor.id) + len(requests) > OWN_KEY_IN_FLIGHT:
             raise TooManyRunningError(f"you have {self.board.running(visitor.id)} clips waiting or running here")
         settle = [Release() for _ in requests]
+        outcomes = self._outcomes(requests, visitor, own_key)
         if not own_key:
-            cost = sum(self.price(r.duration) for r in requests)
-            admission = await self._admit(visitor, len(requests), cost)
-            settle = _shared_settlement(admission, [self.price(r.duration) for r in requests])
+            prices = [self.price(r.duration) for r in requests]
+            try:
+                admission = await self._admit(visitor, len(requests), sum(prices))
+            except SpendRefusedError as err:
+                for outcome in outcomes:
+                    outcome.refused(err.rule)
+                raise
+            settle = _shared_settlement(admission, prices, outcomes)
         tracked = []
-        for request, release in zip(requests, settle, strict=True):
+        for request, release, outcome in zip(requests, settle, outcomes or [None] * len(requests), strict=True):
             ticket = os.urandom(16).hex()
             tracked.append(self.board.start(request, key, visitor.id, self._target(request, ticket), release, ticket))
+            if outcome is not None:
+                outcome.tracked = tracked[-1]
         log.info(
             "%s started %d clip(s) on %s key",
             visitor.label,
@@ -167,6 +178,13 @@ class Studio(FramesAndChains):
             "their own" if own_key else "the owner's",
         )
         return tracked, own_key
+
+    def _outcomes(self, requests: list[VideoRequest], visitor: Visitor, own_key: bool) -> list[ClipOutcome]:
+        """Each clip's event for the owner's record: only clips on the page's key are the owner's business."""
+        if own_key or self.recorder is None:
+            return []
+        kind = "clip" if len(requests) == 1 else "variant"
+        return [ClipOutcome(self.recorder, visitor.id, r, kind, self.price(r.duration)) for r in requests]
 
     async def _clip_folder_ready(self) -> None:
         """The clip folder is proven writable, with room, before anything is paid for: checked off the
@@ -241,6 +259,20 @@ class Studio(FramesAndChains):
             return ""
         try:
             return self.gate.describe() + "."
+        except RayError:
+            return ""
+
+    def allowance_line(self, api_key: Any, visitor: Visitor) -> str:
+        """What this visitor may still make on the page's key (spending.Allowance), or that their own key
+        is used; "" when neither applies (no key at all). Blocking: Redis may be asked."""
+        try:
+            _, own_key = self.key_for(api_key)
+        except RayError:
+            return ""
+        if own_key:
+            return OWN_KEY_ALLOWANCE
+        try:
+            return self.gate.allowance(visitor, self.price(DEFAULT_DURATION)).line()
         except RayError:
             return ""
 
@@ -337,17 +369,31 @@ def _give_back(deciding: asyncio.Future) -> None:
     threading.Thread(target=undo, name="ray-admission-give-back", daemon=True).start()
 
 
-def _shared_settlement(admission: Any, prices: list[float]) -> list[Release]:
+def _shared_settlement(admission: Any, prices: list[float], outcomes: list[ClipOutcome]) -> list[Release]:
     """One admission for several clips: the slot is released when the last clip's request has ended;
-    money comes back clip by clip for those that cannot have been billed."""
+    money comes back clip by clip for those that cannot have been billed; each clip's ``outcome`` (if
+    recorded) is written as it settles."""
     remaining = [len(prices)]
 
-    def release() -> None:
+    def release(outcome: ClipOutcome | None) -> None:
         remaining[0] -= 1
         if remaining[0] == 0:
             admission.release()
+        if outcome is not None:
+            outcome.settled()
 
-    return [Release(release, functools.partial(admission.refund, price)) for price in prices]
+    def refund(price: float, outcome: ClipOutcome | None) -> None:
+        give_back = functools.partial(admission.refund, price)
+        if outcome is None:
+            give_back()
+        else:
+            outcome.refund(give_back)
+
+    recorded = outcomes or [None] * len(prices)
+    return [
+        Release(functools.partial(release, o), functools.partial(refund, p, o))
+        for p, o in zip(prices, recorded, strict=True)
+    ]
 
 
 def status_line(tracked: Tracked, board: JobBoard) -> str:

@@ -7,6 +7,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import gradio as gr
 from gradio.utils import get_upload_folder
 
@@ -20,8 +21,10 @@ from ray_studio.web.craft import Craft
 from ray_studio.web.gradio_tweaks import api, clip_folder, guard_inputs, lighter_sessions
 from ray_studio.web.keyframe_field import KeyframeField
 from ray_studio.web.layout import DEFAULT_VARIANT_RATIOS, Layout
+from ray_studio.web.owner import OwnerView
 from ray_studio.web.page import Page
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.record import Recorder, open_store
 from ray_studio.web.redaction import RedactKeys
 from ray_studio.web.share import ClipLinks, attach, describing
 from ray_studio.web.share_page import READ_LINK_JS, SharePage
@@ -53,6 +56,8 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
         wire(demo, ui, page)
         sharing(demo, ui, shares)
     attach(demo, links)
+    # The owner's routes (/owner …), given to Gradio's FastAPI app when it is made: app.launch_options.
+    demo.ray_owner_routes = OwnerView(studio, settings).routes()  # type: ignore[attr-defined]
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     guard_inputs(demo)
     lighter_sessions()
@@ -64,7 +69,9 @@ def make_studio(client: RayClient, settings: AppSettings, policy: SpendPolicy) -
     board = JobBoard(
         client, concurrency=settings.concurrency, threads=settings.concurrency + 8, keep_finished=settings.clip_max_age
     )
-    return Studio(client, board, SpendGate(policy), clips, settings)
+    store = open_store(policy.storage_uri, settings.data_dir)
+    recorder = Recorder(store, days=settings.record_days, sees_prompts=settings.owner_sees_prompts)
+    return Studio(client, board, SpendGate(policy, pause=store), clips, settings, recorder)
 
 
 def make_links(studio: Studio, settings: AppSettings) -> ClipLinks:
@@ -101,6 +108,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     remembered_key(ui)
     on_load(demo, ui, page)
     endpoints(page, craft)
+    allowance(demo, ui, page, runs)
 
 
 def busy_outputs(ui: Layout) -> list[Any]:
@@ -238,3 +246,27 @@ def clip_links(ui: Layout, craft: Craft) -> None:
     kept.current.change(lambda entry: gr.Button(interactive=bool(entry)), kept.current, links.lead_in, **PRIVATE)
     links.bridge.click(craft.bridge, [kept.history, links.bridge_from, links.bridge_to, key], outputs, **QUEUED)
     kept.history.change(craft.bridge_choices, kept.history, [links.bridge_from, links.bridge_to], **PRIVATE)
+
+
+def allowance(demo: gr.Blocks, ui: Layout, page: Page, runs: list[gr.events.Dependency]) -> None:
+    """The visitor's allowance under the price, on load, with each key typed and after each run; and /allowance."""
+
+    async def allowance(api_key: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
+        """What you may still make on this page's key: clips left in each limit (or that your own key is used).
+
+        Args:
+            api_key: Your own Segmind API key; empty for the page's key.
+
+        Returns:
+            One line, like "3 of 4 clips left in the next 10 minutes · 11 today".
+        """
+        visitor = page.visitor(request)
+        return await anyio.to_thread.run_sync(page.studio.allowance_line, api_key, visitor)
+
+    api(allowance, "allowance", ("allowance",))  # first: the page's own events below are named after it too
+    line, api_key = ui.controls.allowance, ui.key.api_key
+    demo.load(allowance, api_key, line, **PRIVATE)
+    api_key.change(allowance, api_key, line, **PRIVATE)
+    for run in runs:
+        run.then(allowance, api_key, line, **PRIVATE)
+        run.failure(allowance, api_key, line, **PRIVATE)
