@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -53,6 +54,22 @@ def lighter_sessions() -> None:
 
     start_light.ray_studio = True  # type: ignore[attr-defined]
     state_holder.SessionState.__init__ = start_light  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def app_built_at_launch() -> Iterator[None]:
+    """Gradio builds a FastAPI app (all its routes) when a Blocks is made, again when its ``with``
+    ends and at each ``queue()``, and once more in ``launch()``: only launch's is ever served. Blocks
+    made inside this skip the first three, a tenth of a second each on 2 cores; Gradio has no
+    setting for it. Only for a page that is launched: ``demo.app`` is None until then."""
+    from gradio.routes import App
+
+    built = App.__dict__["create_app"]
+    App.create_app = staticmethod(lambda *args, **kwargs: None)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        App.create_app = built  # type: ignore[method-assign]
 
 
 def guard_inputs(demo: gr.Blocks) -> None:
