@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import inspect
 import logging
@@ -39,21 +40,35 @@ def clip_folder(uploads: Path) -> Path:
 
 
 def lighter_sessions() -> None:
-    """Gradio starts every session (each API call is one) with a copy of every block's config, for
-    deep links, which this page refuses (http_guard): 12–18 ms of event-loop time per call here on 2
-    cores, most of what 128 calls at once cost. Sessions start with none of it instead; Gradio fills
-    in what it needs (a changed value) on demand."""
+    """Gradio keeps, per session (each API call is one), a copy of every block's config, for deep
+    links, which this page refuses (http_guard): building it took 12–18 ms of event-loop time per call
+    here on 2 cores, most of what 128 calls at once cost, and even filled on demand it costs a config
+    per input and output of each call. Sessions here keep none of it: they hold their own state, their
+    rendered blocks and nothing else. Gradio 6.31's ``SessionState``; its other methods are unchanged."""
     from gradio import state_holder
+    from gradio.components import State
 
-    original = state_holder.SessionState.__init__
-    if getattr(original, "ray_studio", False):
+    session = state_holder.SessionState
+    if getattr(session.__init__, "ray_studio", False):
         return
+    original = session.__init__
 
     def start_light(self: Any, blocks: Any) -> None:
         original(self, SimpleNamespace(default_config=blocks.default_config, blocks={}))
 
+    def set_without_config(self: Any, key: int, value: Any) -> None:
+        block = self.blocks_config.blocks.get(key)
+        if isinstance(block, State):
+            self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+            self.state_data[key] = value
+        else:
+            self.blocks_config.blocks[key] = value
+
     start_light.ray_studio = True  # type: ignore[attr-defined]
-    state_holder.SessionState.__init__ = start_light  # type: ignore[method-assign]
+    session.__init__ = start_light  # type: ignore[method-assign]
+    session.__setitem__ = set_without_config  # type: ignore[method-assign]
+    session._update_config = lambda self, key: None  # type: ignore[method-assign]
+    session._update_value_in_config = lambda self, key, value: None  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
