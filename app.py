@@ -71,7 +71,7 @@ def options_parser() -> argparse.ArgumentParser:
 
 def prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[gr.Blocks, dict[str, Any]]:
     """The page and its launch options, from the settings; exits 2 on a bad setting. Gradio's app is
-    built once, in launch(): nothing the first page view does not need is built or imported here."""
+    built once, in launch(); PyAV and the app's Pillow code wait for their first use."""
     load_dotenv()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
