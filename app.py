@@ -14,12 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 from dotenv import load_dotenv
 from starlette.middleware import Middleware
 
 from ray_studio.client.client import RayClient
 from ray_studio.client.errors import InvalidRequestError
 from ray_studio.web.config import AppSettings, read_settings
+from ray_studio.web.gradio_tweaks import app_built_at_launch
 from ray_studio.web.http_guard import HttpGuard
 from ray_studio.web.policy import SpendPolicy
 from ray_studio.web.record import data_dir
@@ -63,14 +65,18 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None, dem
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def options_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Run Ray Studio (a Gradio page for Luma Ray Flash 2).")
     parser.add_argument("--share", action="store_true", help="also serve on a public *.gradio.live link")
     parser.add_argument("--host", help="address to listen on (default: GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default: GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--mcp", action="store_true", help="also serve /generate and /variants as MCP tools (RAY_MCP)")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[gr.Blocks, dict[str, Any]]:
+    """The page and its launch options, from the settings; exits 2 on a bad setting. Gradio's app is
+    built once, in launch(); PyAV and the app's Pillow code wait for their first use."""
     load_dotenv()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -86,8 +92,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, 'error: MCP needs an extra package: pip install "gradio[mcp]"\n')
     if not client.settings.api_key:
         log.warning("SEGMIND_API_KEY is not set: visitors must paste their own key")
-    demo = build_demo(client, settings, policy)
-    options = launch_options(settings, policy, demo)
+    with app_built_at_launch():
+        demo = build_demo(client, settings, policy)
+    return demo, launch_options(settings, policy, demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = options_parser()
+    args = parser.parse_args(argv)
+    demo, options = prepare(parser, args)
     demo.launch(share=args.share or None, server_name=args.host, server_port=args.port, **options)
 
 

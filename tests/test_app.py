@@ -245,6 +245,17 @@ def test_a_visitors_session_starts_without_a_copy_of_every_blocks_config(studio,
     assert generate(api)[0]  # and the API works with such sessions
 
 
+def test_a_visitors_session_builds_no_config_for_the_values_a_call_carries(studio):
+    from gradio.state_holder import SessionState
+
+    session = SessionState(studio.demo)
+    prompt = next(k for k, b in studio.demo.blocks.items() if getattr(b, "elem_id", None) == "prompt")
+    session[prompt] = studio.demo.blocks[prompt]
+    session._update_value_in_config(prompt, "a fox")  # what Gradio does for each input and output of a call
+    assert session.config_values == {} and list(session.components) == []
+    assert session[prompt] is studio.demo.blocks[prompt]
+
+
 # --------------------------------------------------------------------------- many visitors
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import functools
 import inspect
 import logging
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -38,21 +40,51 @@ def clip_folder(uploads: Path) -> Path:
 
 
 def lighter_sessions() -> None:
-    """Gradio starts every session (each API call is one) with a copy of every block's config, for
-    deep links, which this page refuses (http_guard): 12–18 ms of event-loop time per call here on 2
-    cores, most of what 128 calls at once cost. Sessions start with none of it instead; Gradio fills
-    in what it needs (a changed value) on demand."""
+    """Gradio keeps, per session (each API call is one), a copy of every block's config, for deep
+    links, which this page refuses (http_guard): building it took 12–18 ms of event-loop time per call
+    here on 2 cores, most of what 128 calls at once cost, and even filled on demand it costs a config
+    per input and output of each call. Sessions here keep none of it: they hold their own state, their
+    rendered blocks and nothing else. Gradio 6.31's ``SessionState``; its other methods are unchanged."""
     from gradio import state_holder
+    from gradio.components import State
 
-    original = state_holder.SessionState.__init__
-    if getattr(original, "ray_studio", False):
+    session = state_holder.SessionState
+    if getattr(session.__init__, "ray_studio", False):
         return
+    original = session.__init__
 
     def start_light(self: Any, blocks: Any) -> None:
         original(self, SimpleNamespace(default_config=blocks.default_config, blocks={}))
 
+    def set_without_config(self: Any, key: int, value: Any) -> None:
+        block = self.blocks_config.blocks.get(key)
+        if isinstance(block, State):
+            self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+            self.state_data[key] = value
+        else:
+            self.blocks_config.blocks[key] = value
+
     start_light.ray_studio = True  # type: ignore[attr-defined]
-    state_holder.SessionState.__init__ = start_light  # type: ignore[method-assign]
+    session.__init__ = start_light  # type: ignore[method-assign]
+    session.__setitem__ = set_without_config  # type: ignore[method-assign]
+    session._update_config = lambda self, key: None  # type: ignore[method-assign]
+    session._update_value_in_config = lambda self, key, value: None  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def app_built_at_launch() -> Iterator[None]:
+    """Gradio builds a FastAPI app (all its routes) when a Blocks is made, again when its ``with``
+    ends and at each ``queue()``, and once more in ``launch()``: only launch's is ever served. Blocks
+    made inside this skip the first three, a tenth of a second each on 2 cores; Gradio has no
+    setting for it. Only for a page that is launched: ``demo.app`` is None until then."""
+    from gradio.routes import App
+
+    built = App.__dict__["create_app"]
+    App.create_app = staticmethod(lambda *args, **kwargs: None)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        App.create_app = built  # type: ignore[method-assign]
 
 
 def guard_inputs(demo: gr.Blocks) -> None:
