@@ -52,6 +52,22 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return "".join(out)
 
 
+def holds_key(text: str, secrets: Iterable[str | None]) -> bool:
+    """Whether ``text`` spells SECRET_PIECE characters of any secret in a row, in any letter case, forwards
+    or backwards, even with separators between them (``stan-din--test-…``): for an id that a person
+    reads, where no key may be hidden in plain sight. Compares letters and digits only."""
+    letters = "".join(ch for ch in text.translate(_ASCII_LOWER) if ch.isascii() and ch.isalnum())
+    for secret in secrets:
+        if not isinstance(secret, str) or not secret:
+            continue
+        plain = "".join(ch for ch in secret.translate(_ASCII_LOWER) if ch.isascii() and ch.isalnum())
+        size = min(SECRET_PIECE, len(plain))
+        pieces = {plain[i : i + size] for i in range(len(plain) - size + 1)} if size else set()
+        if any(piece in letters or piece in letters[::-1] for piece in pieces):
+            return True
+    return False
+
+
 class RayError(Exception):
     """Base of every failure this module reports.
 

@@ -20,7 +20,7 @@ from ray_studio.client.errors import (
     JobNotFoundError,
     QueueUnavailableError,
     error_for_status,
-    redact,
+    holds_key,
 )
 from ray_studio.client.job import JOB_STATES, Job, ProgressCallback
 from ray_studio.client.request import VideoRequest
@@ -45,10 +45,13 @@ def fetch_again_advice(job: Job) -> Advice:
 
 
 def job_for(settings: Settings, job_id: str, request: VideoRequest | None = None) -> Job:
-    """A Job for an id Segmind gave, its URLs built from the id."""
+    """A Job for an id Segmind gave, its URLs built from the id. An id that spells the key (pasted in
+    its place) is refused before it goes into any URL, without being repeated."""
     job_id = job_id.strip() if isinstance(job_id, str) else ""
     if not JOB_ID_PATTERN.fullmatch(job_id):
         raise InvalidRequestError(["a job id is letters, digits, '-' and '_' only, as Segmind gave it"])
+    if holds_key(job_id, (settings.api_key,)):
+        raise InvalidRequestError(["that job id spells your API key, not a job: use the id Segmind gave the clip"])
     base = settings.v2_base
     return Job(job_id, f"{base}/requests/{job_id}/status", f"{base}/requests/{job_id}", request)
 
@@ -87,7 +90,7 @@ def job_from_answer(http: Transport, data: Any, request: VideoRequest | None, ke
     if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
         message = http.quoted(data, key)
         raise InvalidResponseError("Segmind accepted the submission but sent no job id", server_message=message)
-    if redact(job_id, http.secrets(key)) != job_id:
+    if holds_key(job_id, http.secrets(key)):
         raise JobIdHoldsKeyError()
     job = job_for(http.settings, job_id, request)
     # Segmind's own URLs when they stay where the key may go; built from the id otherwise.

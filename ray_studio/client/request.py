@@ -76,6 +76,8 @@ def _url_problem(name: str, value: Any) -> str | None:
         return f"{name} is {len(value)} characters long; the limit is {MAX_URL_CHARS}"
     if any(ch.isspace() for ch in value):
         return f"{name} contains spaces; paste the image's full address"
+    if "\\" in value:  # browsers and most HTTP stacks read it as "/", so the host would not be the one checked
+        return f"{name} contains a backslash; web addresses use / (paste the image's address as it is)"
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (raises on a bad port)
@@ -110,7 +112,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if ip.ipv4_mapped or ip.sixtofour or teredo:
         return ip.ipv4_mapped or ip.sixtofour or (teredo[0] if teredo else None)
     in_nat64 = ip in ipaddress.ip_network("64:ff9b::/96") or ip in ipaddress.ip_network("64:ff9b:1::/48")
-    if in_nat64 or ip in ipaddress.ip_network("::/96"):
+    translated = ip in ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT's IPv4-translated addresses
+    if in_nat64 or translated or ip in ipaddress.ip_network("::/96"):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 

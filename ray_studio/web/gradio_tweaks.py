@@ -7,7 +7,9 @@ import datetime
 import functools
 import inspect
 import logging
+import re
 import typing
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -139,3 +141,26 @@ def api(
             component._api_info, component.value = schemas[name]  # type: ignore[attr-defined]
     for component, name in zip(event.outputs, returns, strict=True):
         component.label = name
+
+
+_STREAM = re.compile(r"/gradio_api/(?:call/(?P<api>[^/]+)/(?P<event>[^/]+)|queue/data)/?\Z")
+
+
+def names_a_held_stream(blocks: gr.Blocks, path: str, query: bytes) -> bool:
+    """Whether a GET of an event stream (``/gradio_api/call/<name>/<event>``, ``/gradio_api/queue/data``)
+    names one Gradio holds. Gradio finds out only after it has begun its answer, then drops the
+    connection and logs a traceback; asked first, the front door answers a plain 404. Any other path: True.
+    Reads Gradio 6.31's queue the way its own routes do (routes.simple_predict_get, queue_data_helper)."""
+    match = _STREAM.search(path)
+    if match is None:
+        return True
+    queue = blocks._queue
+    if match["api"] is None:
+        session = urllib.parse.parse_qs(query.decode("latin-1")).get("session_hash", [""])[0]
+    else:
+        if match["api"] not in {fn.api_name for fn in blocks.fns.values()}:
+            return False
+        event = queue.event_ids_to_events.get(match["event"])
+        held = (s for s, ids in queue.pending_event_ids_session.items() if match["event"] in ids)
+        session = event.session_hash if event is not None else next(held, match["event"])
+    return session in queue.pending_messages_per_session

@@ -31,6 +31,7 @@ from gradio.route_utils import FnIndexInferError
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from ray_studio.web.gradio_tweaks import names_a_held_stream
 from ray_studio.web.identity import IPAddress, Proxies, address_visitor, client_address
 
 Scope = MutableMapping[str, Any]
@@ -104,9 +105,17 @@ class HttpGuard:
             address = self._client(scope)
             headers.append((VISITOR_HEADER, visitor_header(str(address or "unknown")).encode("latin-1")))
             scope = {**scope, "headers": headers}
+        if scope.get("method") == "GET" and not _stream_held(scope, path):
+            return await _refuse(send, 404, "No such event stream on this server.")
         if _CALL_ROUTE.search(path) and scope.get("method") == "POST":
             return await _unknown_names_not_found(self.app, scope, _capped(receive, limit), send)
         return await self.app(scope, _capped(receive, limit), send)
+
+
+def _stream_held(scope: Scope, path: str) -> bool:
+    app = scope.get("app")
+    blocks = app.get_blocks() if hasattr(app, "get_blocks") else None
+    return blocks is None or names_a_held_stream(blocks, path, scope.get("query_string", b""))
 
 
 async def _unknown_names_not_found(
