@@ -19,6 +19,8 @@ window.rayStudio = {
   preview(url, slot) {
     url = (url || "").trim();
     this.latest[slot] = url;
+    // A flag written by an earlier probe goes with the URL it was about (Gradio may not redraw it).
+    document.getElementById(slot)?.querySelector(".keyframe-bad")?.remove();
     if (!url) return "";
     if (!/^https?:\/\/\S+$/i.test(url)) return "<p class='keyframe-hint'>Not an http(s) image URL yet.</p>";
     const probe = new Image();
@@ -282,28 +284,39 @@ document.addEventListener("click", (event) => {
   if (card) window.rayStudio.cards.act(button.dataset.action, card.dataset.id);
 });
 
-// Generate refuses an empty prompt in the browser, before any round trip (a capturing listener runs
-// before Gradio's own on the button).
+// Generate refuses, in the browser and before any round trip, an empty prompt and a keyframe URL this
+// browser could not load as an image (it would be paid for and fail) until it is changed or cleared
+// (a capturing listener runs before Gradio's own on the button).
+function generateRefusal() {
+  const box = document.querySelector("#prompt textarea");
+  if (box && !box.value.trim()) return [box, "#prompt", "Write a prompt first: what the clip should show."];
+  const bad = document.querySelector("#start-preview .keyframe-bad, #end-preview .keyframe-bad");
+  if (bad) {
+    const which = bad.closest("#end-preview") ? "end" : "start";
+    const field = document.querySelector(`#${which}-image-url textarea, #${which}-image-url input`);
+    return [field, `#${which}-preview`,
+      `The ${which} image's address did not load as an image: change or clear it before you generate.`];
+  }
+  return null;
+}
+
 document.addEventListener(
   "click",
   (event) => {
     const button = event.target.closest && event.target.closest("#generate");
     if (!button) return;
-    const box = document.querySelector("#prompt textarea");
-    if (!box || box.value.trim()) {
-      document.getElementById("prompt-empty")?.remove();
-      return;
-    }
+    document.getElementById("prompt-empty")?.remove();
+    const refusal = generateRefusal();
+    if (!refusal) return;
     event.stopImmediatePropagation();
     event.preventDefault();
-    if (!document.getElementById("prompt-empty")) {
-      const hint = document.createElement("p");
-      hint.id = "prompt-empty";
-      hint.setAttribute("role", "alert");
-      hint.textContent = "Write a prompt first: what the clip should show.";
-      document.getElementById("prompt")?.after(hint);
-    }
-    box.focus();
+    const [field, after, text] = refusal;
+    const hint = document.createElement("p");
+    hint.id = "prompt-empty";
+    hint.setAttribute("role", "alert");
+    hint.textContent = text;
+    document.querySelector(after)?.after(hint);
+    field?.focus();
   },
   true,
 );
@@ -316,10 +329,13 @@ document.addEventListener("keydown", (event) => {
   document.getElementById("generate")?.click();
 });
 
-// The shapes are one radio group: one Tab stop, arrows move between them (Gradio names each apart).
+// The shapes, and the lengths, are each one radio group: one Tab stop, arrows move between them
+// (Gradio names each input apart).
 const groupRatios = new MutationObserver(() => {
-  const inputs = document.querySelectorAll("#aspect-ratio input[type=radio]");
-  for (const input of inputs) input.name = "ray-ratio";
-  if (inputs.length) groupRatios.disconnect();
+  const ratios = document.querySelectorAll("#aspect-ratio input[type=radio]");
+  const lengths = document.querySelectorAll("#duration input[type=radio]");
+  for (const input of ratios) input.name = "ray-ratio";
+  for (const input of lengths) input.name = "ray-duration";
+  if (ratios.length && lengths.length) groupRatios.disconnect();
 });
 groupRatios.observe(document.documentElement, { childList: true, subtree: true });

@@ -54,6 +54,7 @@ def test_enhance_shows_a_suggestion_beside_the_prompt_and_use_it_then_generate_s
 
 def test_a_camera_pick_adds_its_words_to_the_prompt_and_sends_nothing(page, upstream):
     page.locator(PROMPT).fill("a red kite over dunes")
+    page.get_by_text("Camera moves and phrases Ray responds to").click()  # under the prompt, closed at first
     page.locator("#camera-move input").click()
     page.get_by_role("option", name="orbit left", exact=True).click()
     expected = f"a red kite over dunes. {CAMERA_MOVES['orbit_left']}"

@@ -28,6 +28,24 @@ def test_an_empty_prompt_is_refused_in_the_browser_with_nothing_sent(page, upstr
     assert upstream.received == []
 
 
+def test_a_keyframe_url_the_browser_could_not_load_blocks_generate_until_it_is_cleared(page, upstream):
+    page.locator("#prompt textarea").fill("a fox with a broken start image")
+    page.get_by_text("Keyframes: start and end images").click()
+    page.locator("#start-image-url textarea, #start-image-url input").first.fill(
+        upstream.root_url + "/not-an-image.jpg"
+    )
+    page.locator("#start-preview .keyframe-bad").wait_for()
+    page.locator("#generate").click()
+    page.locator("#prompt-empty", has_text="start image's address did not load as an image").wait_for()
+    page.wait_for_timeout(300)
+    assert upstream.submissions == []
+    page.locator("#start-image-url textarea, #start-image-url input").first.fill("")
+    page.locator("#start-preview .keyframe-bad").wait_for(state="detached")
+    page.locator("#generate").click()
+    wait_until_playing(page)
+    assert len(upstream.submissions) == 1
+
+
 def test_ctrl_enter_in_the_prompt_generates(page, upstream):
     page.locator("#prompt textarea").fill("a fox sent from the keyboard")
     page.locator("#prompt textarea").press("Control+Enter")

@@ -304,7 +304,7 @@ def test_the_owner_key_is_nowhere_in_the_page(page):
 
 def test_a_phrase_chip_adds_its_words_to_the_prompt_and_sends_nothing(page, upstream):
     page.locator("#prompt textarea").fill("a red kite over dunes")
-    page.get_by_text("Phrases Ray responds to").click()
+    page.get_by_text("Camera moves and phrases Ray responds to").click()
     page.locator("button[data-phrase='orbit shot']").click()
     page.locator("button[data-phrase='golden hour']").click()
     page.wait_for_function(
@@ -316,7 +316,7 @@ def test_a_phrase_chip_adds_its_words_to_the_prompt_and_sends_nothing(page, upst
 
 def test_phrase_chips_work_from_the_keyboard_and_keep_the_focus_on_the_chips(page, upstream):
     page.locator("#prompt textarea").fill("a red kite")
-    page.get_by_text("Phrases Ray responds to").click()
+    page.get_by_text("Camera moves and phrases Ray responds to").click()
     chip = page.locator("button[data-phrase='orbit shot']")
     chip.focus()
     page.keyboard.press("Enter")

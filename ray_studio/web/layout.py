@@ -254,8 +254,7 @@ def build(
     header(studio.has_owner_key, settings.hf_login)
     with gr.Row():
         with gr.Column(scale=5):
-            shot = shot_form()
-            craft = prompt_craft()
+            shot, craft = shot_form()
             # Without a key of the page's own, the visitor's comes first, so Generate stays in sight on a laptop.
             key = None if studio.has_owner_key else key_box(open=True)
             controls = generate_controls(studio)
@@ -287,7 +286,8 @@ def header(has_owner_key: bool, hf_login: bool) -> None:
         gr.LoginButton(value="Sign in with Hugging Face (limits then follow you, not your address)")
 
 
-def shot_form() -> Shot:
+def shot_form() -> tuple[Shot, PromptCraft]:
+    """The prompt with its tools right under it (Enhance; phrases and camera moves, closed), then the shape."""
     prompt = gr.Textbox(
         label="Prompt",
         info=TIP,
@@ -296,8 +296,11 @@ def shot_form() -> Shot:
         elem_id="prompt",
         placeholder="Describe the shot: subject, action, camera, light…",
     )
-    prompt_count = gr.Markdown(f"0 / {MAX_PROMPT_CHARS} characters", elem_id="prompt-count")
-    phrases()
+    with gr.Row(equal_height=True, elem_id="prompt-tools"):
+        prompt_count = gr.Markdown(f"0 / {MAX_PROMPT_CHARS} characters", elem_id="prompt-count")
+        enhance = gr.Button("✨ Enhance prompt", size="sm", elem_id="enhance", scale=0, min_width=150)
+        undo = gr.Button("Undo", size="sm", visible=False, elem_id="enhance-undo", scale=0, min_width=80)
+    craft = prompt_craft(enhance, undo, camera=phrases())
     aspect_ratio = gr.Radio(
         list(ASPECT_RATIOS), value=DEFAULT_ASPECT_RATIO, label="Aspect ratio", elem_id="aspect-ratio"
     )
@@ -306,7 +309,7 @@ def shot_form() -> Shot:
                             elem_id="duration")  # fmt: skip
         loop = gr.Checkbox(label="Loop (last frame matches the first)", value=False, scale=2, elem_id="loop")
         ratio_shape = gr.HTML(min_height=0, scale=1, elem_id="ratio-shape")
-    return Shot(prompt, prompt_count, aspect_ratio, duration, loop, ratio_shape)
+    return Shot(prompt, prompt_count, aspect_ratio, duration, loop, ratio_shape), craft
 
 
 def key_box(open: bool) -> KeyBox:
@@ -340,12 +343,16 @@ def allowance_line() -> gr.Markdown:
     return gr.Markdown("", elem_id="allowance")
 
 
-def phrases() -> None:
-    # Under the prompt, closed: its 17 chips stay out of the Tab path from the prompt to Generate.
-    with gr.Accordion("Phrases Ray responds to (click to add)", open=False, elem_id="phrases"):
+def phrases() -> gr.Dropdown:
+    """Under the prompt, closed: the camera move picker and 17 phrase chips stay out of the Tab path
+    from the prompt to Generate. Returns the camera move picker."""
+    with gr.Accordion("Camera moves and phrases Ray responds to (click to add)", open=False, elem_id="phrases"):
+        camera = gr.Dropdown(camera_choices(), value=None, label="Camera move (adds its words to the prompt)",
+                             elem_id="camera-move")  # fmt: skip
         # Plain buttons in one HTML block, handled in the browser (assets/page.js): a Gradio
         # button each would add 17 blocks that Gradio copies for every visitor's session.
         gr.HTML(phrases_html(), min_height=0)
+    return camera
 
 
 def keyframe_forms() -> Keyframes:
@@ -391,12 +398,8 @@ def camera_choices() -> list[tuple[str, str]]:
     return [(camera_caption(move), move) for move in CAMERA_MOVES]
 
 
-def prompt_craft() -> PromptCraft:
-    with gr.Row(equal_height=True, elem_id="prompt-craft"):
-        enhance = gr.Button("✨ Enhance", size="sm", elem_id="enhance", scale=1)
-        undo = gr.Button("Undo", size="sm", visible=False, elem_id="enhance-undo", scale=1)
-        camera = gr.Dropdown(camera_choices(), value=None, label="Camera move (adds its words to the prompt)",
-                             elem_id="camera-move", scale=3)  # fmt: skip
+def prompt_craft(enhance: gr.Button, undo: gr.Button, camera: gr.Dropdown) -> PromptCraft:
+    """Enhance's suggestion, shown beside the visitor's own prompt until they choose."""
     with gr.Group(visible=False, elem_id="enhance-suggestion") as suggestion_box:
         with gr.Row():
             original = gr.Textbox(label="Yours", interactive=False, lines=4, elem_id="enhance-original")

@@ -212,6 +212,7 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(None, ui.shot.aspect_ratio, ui.shot.ratio_shape, js="(r) => rayStudio.shape(r)")
     loaded.then(None, ui.kept.history, None, js="(h) => rayStudio.cards.render(h)")  # at once, before pick_up
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
+    loaded.then(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)  # today's budget as it is now
 
 
 def endpoints(page: Page, craft: Craft) -> None:
