@@ -54,16 +54,41 @@ def running_app(
     **client_changes,
 ) -> Iterator[RunningApp]:
     settings = settings or app.AppSettings()
+    client = RayClient(client_settings(base_url, owner_key, **client_changes))
+    with gradio_temp_dir(temp_dir):
+        demo = app.build_demo(client, settings, policy)
+        url = launch_on_a_free_port(demo, host, app.launch_options(settings, policy))
+        try:
+            yield RunningApp(url, demo, client, Path(get_upload_folder()))
+        finally:
+            demo.close()
+            client.close()
+
+
+@contextlib.contextmanager
+def gradio_temp_dir(temp_dir: str | None) -> Iterator[None]:
+    """Gradio's cache folder (GRADIO_TEMP_DIR) while the app runs; the one before it afterwards."""
+    before = os.environ.get("GRADIO_TEMP_DIR")
     if temp_dir:
         os.environ["GRADIO_TEMP_DIR"] = temp_dir
-    client = RayClient(client_settings(base_url, owner_key, **client_changes))
-    demo = app.build_demo(client, settings, policy)
-    port = free_port()
-    demo.launch(
-        server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options(settings, policy)
-    )
     try:
-        yield RunningApp(f"http://{host}:{port}/", demo, client, Path(get_upload_folder()))
+        yield
     finally:
-        demo.close()
-        client.close()
+        if before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = before
+
+
+def launch_on_a_free_port(demo: gr.Blocks, host: str, options: dict, tries: int = 3) -> str:
+    """The app's URL; another port when the one picked was taken in the meantime (by another test run)."""
+    for attempt in range(tries):
+        port = free_port()
+        try:
+            demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, **options)
+        except OSError:
+            if attempt == tries - 1:
+                raise
+            continue
+        return f"http://{host}:{port}/"
+    raise AssertionError("unreachable")
