@@ -270,10 +270,17 @@ def test_a_visitors_session_starts_without_a_copy_of_every_blocks_config(studio,
 def test_generations_of_many_visitors_run_at_once(studio, upstream):
     # More than asyncio's default executor holds on a small machine (min(32, cores + 4)).
     visitors = 12
-    upstream.default = Reply(latency=6)  # long enough that twelve arrivals overlap on a busy machine
+    upstream.default = Reply(latency=60)  # each submission waits at Segmind until all twelve are there
     clients = [Client(studio.url, verbose=False) for _ in range(visitors)]
     with ThreadPoolExecutor(visitors) as pool:
-        results = list(pool.map(generate, clients))
+        made = [pool.submit(generate, c) for c in clients]
+        try:
+            deadline = time.monotonic() + 30  # generous for a busy machine; held back, they never all arrive
+            while upstream.in_flight < visitors and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            upstream.advance(60)
+        results = [m.result() for m in made]
     assert len(results) == visitors
     assert upstream.max_in_flight == visitors
 
