@@ -285,6 +285,7 @@ def test_generations_of_many_visitors_run_at_once(studio, upstream):
     assert upstream.max_in_flight == visitors
 
 
+@pytest.mark.slow
 def test_no_more_generations_run_at_once_than_the_concurrency_setting(upstream, tmp_path):
     upstream.default = Reply(latency=1.0)
     with running_app(upstream.base_url, OWNER_KEY, app.AppSettings(concurrency=2), temp_dir=str(tmp_path)) as running:
@@ -370,6 +371,7 @@ def test_without_a_server_key_a_visitor_key_works(keyless, upstream):
 # --------------------------------------------------------------------------- python app.py
 
 
+@pytest.mark.slow
 def test_python_app_py_serves_the_page_on_gradios_port_setting(upstream, tmp_path):
     port = free_port()
     env = {
@@ -403,6 +405,7 @@ def test_python_app_py_serves_the_page_on_gradios_port_setting(upstream, tmp_pat
     assert OWNER_KEY not in output
 
 
+@pytest.mark.slow
 def test_python_app_py_refuses_a_bad_setting_with_exit_2(tmp_path):
     env = {**os.environ, "RAY_QUEUE_SIZE": "lots"}
     proc = subprocess.run(

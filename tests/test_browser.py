@@ -8,7 +8,7 @@ from tests.browser import VIDEO, open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LONG = 600.0  # seconds a step takes at the stand-in until the test lets them pass (upstream.advance)
 

@@ -15,7 +15,7 @@ from tests.browser import open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CARDS = "#history .history-card"
 

@@ -643,6 +643,7 @@ def pair(redis_pair):
     return apps
 
 
+@pytest.mark.slow
 def test_two_app_processes_on_one_redis_spend_one_budget(pair, upstream):
     upstream.default = Reply(processing=0.5)
     addresses, per_address = 8, 4
@@ -666,6 +667,7 @@ def test_two_app_processes_on_one_redis_spend_one_budget(pair, upstream):
     assert all(o.title == "Daily budget spent" for o in later)
 
 
+@pytest.mark.slow
 def test_two_app_processes_on_one_redis_hold_one_slot_per_visitor(pair, upstream):
     upstream.default = Reply(processing=LONG)
     on_first, on_second = Caller(pair[0].url, source="127.0.0.2"), Caller(pair[1].url, source="127.0.0.2")
@@ -687,6 +689,7 @@ def test_an_upload_above_the_size_limit_is_refused_and_not_kept(shared_app, visi
     assert not list(running.cache_dir.rglob("big.bin"))
 
 
+@pytest.mark.slow
 def test_a_flood_of_refused_calls_from_one_address_does_not_keep_another_visitor_out(launch, visitor, upstream):
     upstream.default = Reply(processing=0.3)
     running = launch(ONE_AT_A_TIME, app.AppSettings(queue_size=10))
@@ -727,6 +730,7 @@ def running_entry(found: Any) -> dict | None:
     return None
 
 
+@pytest.mark.slow
 def test_following_ones_own_clip_many_times_cannot_fill_the_queue_for_everyone(launch, visitor, upstream):
     # Following a running clip again (after a reload) costs nothing and lasts as long as the clip: one
     # clip, followed a few dozen times through queue/join, would hold every worker and fill the queue.
@@ -749,6 +753,7 @@ def test_following_ones_own_clip_many_times_cannot_fill_the_queue_for_everyone(l
 # --------------------------------------------------------------------------- the attack from the issue
 
 
+@pytest.mark.slow
 def test_the_attack_from_the_issue_costs_no_more_than_the_limits_allow(tmp_path):
     report = attack_launched_app(tmp_path, attacker_calls=200)
     addresses = 1 + len(BYSTANDERS)
