@@ -24,7 +24,10 @@ from tests.segmind_standin import TEST_API_KEY, SegmindStandIn  # noqa: E402
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The browser tests go last: while Playwright's sync API has Chromium open it marks its event
     # loop as running on the main thread, and asyncio.run() in any test after them would fail.
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    # Before them, the files that hold slow tests go first, so that two workers (each takes a whole
+    # file, in this order) end at about the same time.
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None, item.path not in slow_files))
 
 
 @pytest.fixture
