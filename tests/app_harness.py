@@ -35,10 +35,11 @@ class RunningApp:
 
 
 def client_settings(base_url: str, owner_key: str | None, **changes) -> Settings:
-    """The app's client against a stand-in: Segmind's queue polled every 50 ms."""
+    """The app's client against a stand-in: Segmind's queue polled every 50 ms, retries after at most
+    0.1 s (a retry against the stand-in needs no pause; a longer Retry-After is reported, not waited)."""
     root = base_url.removesuffix("/v1")
     settings = Settings(
-        api_key=owner_key, base_url=base_url, upload_url=root, read_timeout=30, max_retry_wait=1, poll_interval=0.05
+        api_key=owner_key, base_url=base_url, upload_url=root, read_timeout=30, max_retry_wait=0.1, poll_interval=0.05
     )
     return dataclasses.replace(settings, **changes)
 
