@@ -6,6 +6,7 @@ import os
 import random
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,19 +83,21 @@ def _worker_ports() -> Iterator[int]:
 
 
 _ports = _worker_ports()
+_ports_lock = threading.Lock()
 
 
 def free_port() -> int:
     """A 127.0.0.1 port nothing listens on, from this worker's own block: the port the OS would pick
     for a bind to port 0 could be picked again by another worker before the caller binds it."""
-    for port in _ports:
+    while True:
+        with _ports_lock:
+            port = next(_ports)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise AssertionError("unreachable: the port cycle never ends")
 
 
 # --------------------------------------------------------------------------- the app, for a module
