@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
+import random
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,15 @@ sys.path.insert(0, str(ROOT))
 
 from ray_client import RayClient, Settings  # noqa: E402
 from tests.segmind_standin import TEST_API_KEY, SegmindStandIn  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The browser tests go last: while Playwright's sync API has Chromium open it marks its event
+    # loop as running on the main thread, and asyncio.run() in any test after them would fail.
+    # Before them, the files that hold slow tests go first, so that two workers (each takes a whole
+    # file, in this order) end at about the same time.
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None, item.path not in slow_files))
 
 
 @pytest.fixture
@@ -56,11 +69,35 @@ def client(settings: Settings, sleeps: list[float]):
         yield c
 
 
+# Ports handed out by free_port: below the kernel's ephemeral range (32768 and up), where a bind to
+# port 0 or an outgoing connection never lands, one block per pytest-xdist worker.
+PORT_BLOCK_START, PORT_BLOCK_SIZE = 20_000, 1_000
+
+
+def _worker_ports() -> Iterator[int]:
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    first = PORT_BLOCK_START + (worker % 12) * PORT_BLOCK_SIZE
+    # A random start: another test run on the same machine walks its block from elsewhere.
+    offset = random.randrange(PORT_BLOCK_SIZE)
+    return (first + (offset + n) % PORT_BLOCK_SIZE for n in itertools.count())
+
+
+_ports = _worker_ports()
+_ports_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A 127.0.0.1 port nothing listens on (the OS picked it and it was released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A 127.0.0.1 port nothing listens on, from this worker's own block: the port the OS would pick
+    for a bind to port 0 could be picked again by another worker before the caller binds it."""
+    while True:
+        with _ports_lock:
+            port = next(_ports)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 # --------------------------------------------------------------------------- the app, for a module
@@ -84,9 +121,9 @@ def studio(upstream, tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium():
-    """Headless Chromium (Debian's), one per test module."""
+    """Headless Chromium (Debian's), one per test session (each test opens its own context)."""
     from tests.browser import launch_chromium
 
     playwright_api = pytest.importorskip("playwright.sync_api")

@@ -210,6 +210,7 @@ class SegmindStandIn:
         self.in_flight = 0
         self.max_in_flight = 0
         self.last_video_sent_at: float | None = None  # time.time() when a video's last byte left
+        self._skipped = 0.0  # seconds let pass by advance()
         self._forget()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -280,6 +281,18 @@ class SegmindStandIn:
         with self._lock:
             self._chat_queue.extend(replies)
         return self
+
+    def now(self) -> float:
+        """The stand-in's clock for latencies: time.monotonic() and every advance() so far."""
+        return time.monotonic() + self._skipped
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass at once, for the jobs (their timelines move back) and for each answer
+        waiting out its latency: a test ends a wait when it has seen what it waited for."""
+        with self._lock:
+            self._skipped += seconds
+            for job in self.jobs.values():
+                job.submitted_at -= seconds
 
     def reset(self) -> None:
         """Forget scripted replies, jobs, uploads and what was received (for a server shared between tests)."""
@@ -684,9 +697,10 @@ def _handler_for(standin: SegmindStandIn) -> type[BaseHTTPRequestHandler]:
             return True
 
         def _client_stayed(self, seconds: float) -> bool:
-            """Wait ``seconds``; False (and counted as abandoned) as soon as the client hangs up."""
-            deadline = time.monotonic() + seconds
-            while (left := deadline - time.monotonic()) > 0:
+            """Wait ``seconds`` (on the stand-in's clock); False (and counted as abandoned) as soon as the
+            client hangs up."""
+            deadline = standin.now() + seconds
+            while (left := deadline - standin.now()) > 0:
                 if self._client_hung_up(min(left, HANGUP_CHECK_SECONDS)):
                     standin._abandon(self.path)
                     self.close_connection = True

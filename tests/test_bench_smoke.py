@@ -13,6 +13,7 @@ from ray_studio.client.request import VideoRequest
 HEADLESS_FIGURES = [name for name in figures.FIGURES if name != "screen"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HEADLESS_FIGURES)
 def test_each_figure_runs_at_smoke_size_and_yields_numbers(name):
     rows = figures.FIGURES[name](True)
@@ -23,6 +24,7 @@ def test_each_figure_runs_at_smoke_size_and_yields_numbers(name):
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_the_to_the_screen_figure_runs_in_chromium():
     if not shutil.which("/usr/bin/chromium"):
         pytest.skip("Debian's chromium is not installed")

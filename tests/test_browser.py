@@ -8,7 +8,9 @@ from tests.browser import VIDEO, open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+LONG = 600.0  # seconds a step takes at the stand-in until the test lets them pass (upstream.advance)
 
 
 @pytest.fixture
@@ -66,11 +68,13 @@ def test_the_page_says_what_a_clip_costs_before_generate_and_follows_the_duratio
 
 
 def test_the_status_shows_queued_then_generating_with_a_clock(page, upstream):
-    upstream.default = Reply(queued=1.5, processing=2.5)
+    upstream.default = Reply(queued=LONG, processing=LONG)
     page.locator("#prompt textarea").fill("a fox")
     page.locator("#generate").click()
     page.locator("#clip-status", has_text="Queued at Segmind…").wait_for(timeout=10_000)
+    upstream.advance(LONG)
     page.locator("#clip-status", has_text="Generating… 0:0").wait_for(timeout=10_000)
+    upstream.advance(LONG)
     wait_until_playing(page)
     assert len(upstream.submissions) == 1
 
@@ -111,7 +115,7 @@ def test_a_visitor_key_is_remembered_only_in_their_browser_when_asked(page, upst
 
 
 def test_cancel_stops_waiting_keeps_the_billed_clip_and_frees_the_button(page, upstream):
-    upstream.default = Reply(processing=3.0)
+    upstream.default = Reply(processing=LONG)
     page.locator("#prompt textarea").fill("a fox that was cancelled")
     page.locator("#generate").click()
     page.locator("#clip-status", has_text="Generating…").wait_for(timeout=10_000)
@@ -121,32 +125,35 @@ def test_cancel_stops_waiting_keeps_the_billed_clip_and_frees_the_button(page, u
     assert not page.locator("#cancel").is_visible()
     assert page.evaluate(f"() => document.querySelector('{VIDEO}')") is None
     # Segmind had started it, so it is billed: it is not thrown away but lands in the history.
+    upstream.advance(LONG)
     page.locator("#history .history-card video").first.wait_for(timeout=20_000)
     assert "a fox that was cancelled" in page.locator("#history .history-card").first.inner_text()
     assert len(upstream.submissions) == 1
 
 
 def test_a_reload_while_a_clip_is_made_still_ends_in_the_clip_without_paying_again(page, upstream):
-    upstream.default = Reply(processing=4.0)
+    upstream.default = Reply(processing=LONG)
     page.locator("#prompt textarea").fill("a fox across a reload")
     page.locator("#generate").click()
     page.locator("#clip-status", has_text="Generating…").wait_for(timeout=10_000)
     page.reload()
     page.wait_for_selector("#generate")
     page.locator("#clip-status", has_text="no new charge").wait_for(timeout=10_000)
+    upstream.advance(LONG)
     wait_until_playing(page)
     page.locator("#history .history-card", has_text="a fox across a reload").locator("video").wait_for()
     assert len(upstream.submissions) == 1
 
 
 def test_a_reload_while_the_clip_is_still_being_sent_ends_in_the_clip_without_paying_again(page, upstream):
-    upstream.default = Reply(latency=3.0, processing=1.0)  # Segmind takes 3 s to answer the submission
+    upstream.default = Reply(latency=LONG, processing=1.0)  # Segmind answers the submission when the test says
     page.locator("#prompt textarea").fill("a fox reloaded while sent")
     page.locator("#generate").click()
     page.locator("#history .history-card", has_text="a fox reloaded while sent").wait_for(timeout=10_000)
     assert upstream.jobs == {}  # still being sent
     page.reload()
     page.wait_for_selector("#generate")
+    upstream.advance(LONG)
     page.locator("#history .history-card", has_text="a fox reloaded while sent").locator("video").wait_for()
     assert len(upstream.submissions) == 1
 

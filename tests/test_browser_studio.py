@@ -15,7 +15,7 @@ from tests.browser import open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CARDS = "#history .history-card"
 
@@ -138,12 +138,13 @@ def test_a_2x2_variants_grid_plays_with_its_cost_shown_first(page, upstream):
 def test_variants_reloaded_while_they_are_still_being_sent_all_end_in_the_history(page, upstream):
     page.get_by_text("Variants: several wordings and shapes at once").click()
     page.locator("#variant-prompts textarea").fill("a kite sent slowly\na boat sent slowly")
-    upstream.default = Reply(latency=3.0, processing=1.0)  # Segmind takes 3 s to answer each submission
+    upstream.default = Reply(latency=600, processing=1.0)  # Segmind answers each submission when the test says
     page.locator("#run-variants").click()
     page.wait_for_function("() => document.querySelectorAll('#history .history-card').length === 4")
     assert upstream.jobs == {}  # none sent yet
     page.reload()
     page.wait_for_selector("#generate")
+    upstream.advance(600)
     page.wait_for_function(
         "() => document.querySelectorAll('#history .history-card video').length === 4", timeout=30_000
     )

@@ -5,6 +5,10 @@ for 5 s, $0.675 for 9 s). Each test launches the app (in this process, or ``pyth
 the Segmind stand-in, calls it over real sockets from chosen loopback addresses (127.0.0.2, … are
 distinct visitors; see tests/visitor_http.py), and counts what reached the stand-in: a refused call
 must send NOTHING, and its message must say why, when to come back, and that an own key goes on now.
+Tests of one policy share one launched app (``shared_app``), each test at addresses of its own
+(``visitor``), so no test meets another's limits; a test whose state is the whole app's (the day's
+budget, a full queue) or that calls from 127.0.0.1 (gradio_client, which cannot pick its address)
+launches its own (``launch``).
 The rules themselves (windows, clocks, Redis scripts) are tested on their own in tests/test_visitors.py.
 """
 
@@ -12,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -67,11 +71,39 @@ def visitor_upstream() -> Iterator[SegmindStandIn]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def gradio_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # One cache folder for every app of the module: Gradio checks some files against the folder
+    # GRADIO_TEMP_DIR names now, so apps running side by side must agree on it.
+    return str(tmp_path_factory.mktemp("gradio"))
+
+
+@pytest.fixture(scope="module")
+def shared_app(upstream: SegmindStandIn, gradio_dir: str) -> Iterator[Callable[..., RunningApp]]:
+    """``shared_app(policy, settings=, owner_key=, against=)``: app.py's page in this process, launched
+    for the first test that asks for it and kept for the module's other tests of the same policy."""
+    with contextlib.ExitStack() as stack:
+        running: dict[tuple, RunningApp] = {}
+
+        def get(
+            policy: SpendPolicy,
+            settings: app.AppSettings | None = None,
+            owner_key: str | None = OWNER_KEY,
+            against: SegmindStandIn = upstream,
+        ) -> RunningApp:
+            key = (repr(policy), repr(settings), owner_key, against.base_url)
+            if key not in running:
+                launched = running_app(against.base_url, owner_key, settings, gradio_dir, policy=policy)
+                running[key] = stack.enter_context(launched)
+            return running[key]
+
+        yield get
+
+
 @pytest.fixture
-def launch(upstream: SegmindStandIn, tmp_path: Path) -> Iterator[Callable[..., RunningApp]]:
+def launch(upstream: SegmindStandIn, gradio_dir: str) -> Iterator[Callable[..., RunningApp]]:
     """``launch(policy, settings=, owner_key=, against=)``: app.py's page in this process, until the test ends."""
     with contextlib.ExitStack() as stack:
-        launched = 0
 
         def start(
             policy: SpendPolicy,
@@ -79,17 +111,35 @@ def launch(upstream: SegmindStandIn, tmp_path: Path) -> Iterator[Callable[..., R
             owner_key: str | None = OWNER_KEY,
             against: SegmindStandIn = upstream,
         ) -> RunningApp:
-            nonlocal launched
-            launched += 1
-            temp_dir = str(tmp_path / f"gradio-{launched}")
-            return stack.enter_context(running_app(against.base_url, owner_key, settings, temp_dir, policy=policy))
+            return stack.enter_context(running_app(against.base_url, owner_key, settings, gradio_dir, policy=policy))
 
         yield start
 
 
-def visitor(running: RunningApp, n: int, forwarded_for: str | list[str] | None = None) -> Caller:
-    """The visitor at 127.0.0.``n`` (optionally sending X-Forwarded-For)."""
-    return Caller(running.url, source=f"127.0.0.{n}", forwarded_for=forwarded_for)
+_address_blocks = itertools.count(10)  # 127.0.<block>.x: one block per test (127.0.1 and 127.0.2 are taken below)
+
+
+class Visitors:
+    """This test's own visitors: 127.0.B.n for its own B, and forwarded-for addresses of its own."""
+
+    def __init__(self) -> None:
+        self.block = next(_address_blocks)
+
+    def __call__(self, running: RunningApp, n: int, forwarded_for: str | list[str] | None = None) -> Caller:
+        """The visitor at 127.0.B.``n`` (optionally sending X-Forwarded-For)."""
+        return Caller(running.url, source=self.address(n), forwarded_for=forwarded_for)
+
+    def address(self, n: int) -> str:
+        return f"127.0.{self.block}.{n}"
+
+    def public(self, n: int) -> str:
+        """An address behind a proxy: 203.0.113.B (n=1) or 198.51.100.B (n=2), documentation ranges."""
+        return f"{('203.0.113', '198.51.100')[n - 1]}.{self.block}"
+
+
+@pytest.fixture
+def visitor() -> Visitors:
+    return Visitors()
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
@@ -136,8 +186,8 @@ def until_admitted(
 # --------------------------------------------------------------------------- per-visitor limits
 
 
-def test_a_visitor_makes_clips_up_to_the_limit_then_is_told_when_to_come_back(launch, upstream):
-    alice = visitor(launch(TWO_PER_MINUTE), 2)
+def test_a_visitor_makes_clips_up_to_the_limit_then_is_told_when_to_come_back(shared_app, visitor, upstream):
+    alice = visitor(shared_app(TWO_PER_MINUTE), 2)
     assert alice.generate().ok and alice.generate().ok
     third = alice.generate()
     as_limit_refusal(third)
@@ -156,8 +206,8 @@ def test_the_refusal_reaches_a_gradio_client_caller_as_an_app_error(launch, upst
     assert len(upstream.submissions) == 2
 
 
-def test_one_visitors_limit_does_not_touch_another_address(launch, upstream):
-    running = launch(TWO_PER_MINUTE)
+def test_one_visitors_limit_does_not_touch_another_address(shared_app, visitor, upstream):
+    running = shared_app(TWO_PER_MINUTE)
     alice, bob = visitor(running, 2), visitor(running, 3)
     for _ in range(2):
         assert alice.generate().ok
@@ -166,8 +216,8 @@ def test_one_visitors_limit_does_not_touch_another_address(launch, upstream):
     assert len(upstream.submissions) == 4
 
 
-def test_a_visitor_with_their_own_key_is_not_held_to_the_limits(launch, upstream):
-    alice = visitor(launch(TWO_PER_MINUTE), 2)
+def test_a_visitor_with_their_own_key_is_not_held_to_the_limits(shared_app, visitor, upstream):
+    alice = visitor(shared_app(TWO_PER_MINUTE), 2)
     for _ in range(2):
         assert alice.generate().ok
     as_limit_refusal(alice.generate())
@@ -178,8 +228,8 @@ def test_a_visitor_with_their_own_key_is_not_held_to_the_limits(launch, upstream
     assert upstream.submissions[-1].headers["x-api-key"] == VISITOR_KEY
 
 
-def test_every_way_in_counts_against_one_limit(launch, upstream):
-    alice = visitor(launch(TWO_PER_MINUTE), 2)
+def test_every_way_in_counts_against_one_limit(shared_app, visitor, upstream):
+    alice = visitor(shared_app(TWO_PER_MINUTE), 2)
     assert alice.join_and_wait(alice.page_fn, alice.page_data()).ok  # the page's own Generate
     direct = alice.post("gradio_api/run/generate", json={"data": generate_data()})  # the queue-less route
     assert direct.status_code == 200, direct.text
@@ -191,8 +241,8 @@ def test_every_way_in_counts_against_one_limit(launch, upstream):
     assert len(upstream.submissions) == 2
 
 
-def test_a_set_of_variants_larger_than_the_limit_is_refused_whole(launch, upstream):
-    alice = visitor(launch(TWO_PER_MINUTE), 2)
+def test_a_set_of_variants_larger_than_the_limit_is_refused_whole(shared_app, visitor, upstream):
+    alice = visitor(shared_app(TWO_PER_MINUTE), 2)
     event_id = alice.call("variants", ["a fox\na kite\na boat", ["16:9"], 5, False, "", "", ""])
     refused(alice.result("variants", event_id), "Limit reached", "fewer than the 3 clips", PAGE_KEY_FIELD)
     assert upstream.submissions == []
@@ -201,7 +251,7 @@ def test_a_set_of_variants_larger_than_the_limit_is_refused_whole(launch, upstre
 # --------------------------------------------------------------------------- the day's budget
 
 
-def test_the_day_budget_is_shared_by_all_visitors(launch, upstream):
+def test_the_day_budget_is_shared_by_all_visitors(launch, visitor, upstream):
     running = launch(SpendPolicy(visitor_limits="off", daily_budget=1.0))
     assert visitor(running, 2).generate().ok and visitor(running, 3).generate().ok  # $0.75 of $1.00
     late = visitor(running, 4).generate()
@@ -209,7 +259,7 @@ def test_the_day_budget_is_shared_by_all_visitors(launch, upstream):
     assert len(upstream.submissions) == 2
 
 
-def test_a_9_s_clip_is_refused_when_less_than_its_price_is_left_while_a_5_s_clip_fits(launch, upstream):
+def test_a_9_s_clip_is_refused_when_less_than_its_price_is_left_while_a_5_s_clip_fits(launch, visitor, upstream):
     running = launch(SpendPolicy(visitor_limits="off", daily_budget=1.0))
     assert visitor(running, 2).generate().ok  # $0.625 left
     refused(visitor(running, 3).generate(duration=9), "Daily budget spent", PAGE_KEY_FIELD)  # $0.675
@@ -218,7 +268,7 @@ def test_a_9_s_clip_is_refused_when_less_than_its_price_is_left_while_a_5_s_clip
     assert [s.body["duration"] for s in upstream.submissions] == [5, 5]
 
 
-def test_a_cancelled_clip_that_reached_segmind_still_counts_against_the_budget(launch, upstream):
+def test_a_cancelled_clip_that_reached_segmind_still_counts_against_the_budget(launch, visitor, upstream):
     upstream.default = Reply(processing=1)
     running = launch(SpendPolicy(visitor_limits="off", daily_budget=0.375))  # one 5 s clip
     alice = visitor(running, 2)
@@ -230,7 +280,7 @@ def test_a_cancelled_clip_that_reached_segmind_still_counts_against_the_budget(l
 
 
 @pytest.mark.parametrize("status", [400, 406])
-def test_a_clip_refused_upstream_before_billing_gives_its_share_back(launch, upstream, status):
+def test_a_clip_refused_upstream_before_billing_gives_its_share_back(launch, visitor, upstream, status):
     running = launch(SpendPolicy(visitor_limits="off", daily_budget=0.75))  # two 5 s clips
     upstream.fail(status)
     assert not visitor(running, 2).generate().ok
@@ -256,9 +306,9 @@ def test_while_a_clip_runs_a_second_from_the_same_gradio_client_is_refused(launc
     assert len(upstream.submissions) == 1
 
 
-def test_while_a_clip_runs_a_second_through_the_call_route_is_refused(launch, upstream):
+def test_while_a_clip_runs_a_second_through_the_call_route_is_refused(shared_app, visitor, upstream):
     upstream.default = Reply(processing=LONG)
-    alice = visitor(launch(ONE_AT_A_TIME), 2)
+    alice = visitor(shared_app(ONE_AT_A_TIME), 2)
     first = alice.call("generate", generate_data("a fox"))
     submitted(upstream)
     refused(alice.generate("a kite"), "One clip at a time", "Wait until it is done", PAGE_KEY_FIELD)
@@ -267,9 +317,9 @@ def test_while_a_clip_runs_a_second_through_the_call_route_is_refused(launch, up
     assert len(upstream.submissions) == 1
 
 
-def test_simultaneous_queue_joins_from_one_visitor_start_one_paid_call(launch, upstream):
+def test_simultaneous_queue_joins_from_one_visitor_start_one_paid_call(shared_app, visitor, upstream):
     upstream.default = Reply(processing=LONG)
-    alice = visitor(launch(ONE_AT_A_TIME), 2)
+    alice = visitor(shared_app(ONE_AT_A_TIME), 2)
     fn, joins = alice.fn_index("generate"), 6
     barrier = threading.Barrier(joins)
 
@@ -287,9 +337,9 @@ def test_simultaneous_queue_joins_from_one_visitor_start_one_paid_call(launch, u
     assert len(upstream.submissions) == 1
 
 
-def test_while_a_clip_runs_the_page_event_from_the_same_visitor_is_refused(launch, upstream):
+def test_while_a_clip_runs_the_page_event_from_the_same_visitor_is_refused(shared_app, visitor, upstream):
     upstream.default = Reply(processing=LONG)
-    alice = visitor(launch(ONE_AT_A_TIME), 2)
+    alice = visitor(shared_app(ONE_AT_A_TIME), 2)
     first = alice.call("generate", generate_data("a fox"))
     submitted(upstream)
     refused(alice.join_and_wait(alice.page_fn, alice.page_data("a kite")), "One clip at a time")
@@ -298,9 +348,9 @@ def test_while_a_clip_runs_the_page_event_from_the_same_visitor_is_refused(launc
     assert len(upstream.submissions) == 1
 
 
-def test_after_the_clip_ends_the_visitor_can_go_again(launch, upstream):
+def test_after_the_clip_ends_the_visitor_can_go_again(shared_app, visitor, upstream):
     upstream.then(Reply(processing=LONG))
-    alice = visitor(launch(ONE_AT_A_TIME), 2)
+    alice = visitor(shared_app(ONE_AT_A_TIME), 2)
     first = alice.call("generate", generate_data("a fox"))
     submitted(upstream)
     refused(alice.generate("a kite"), "One clip at a time")
@@ -311,9 +361,9 @@ def test_after_the_clip_ends_the_visitor_can_go_again(launch, upstream):
     assert upstream.submissions[1].at >= job.finished_at  # never two of hers upstream at once
 
 
-def test_someone_elses_running_clip_does_not_hold_a_visitor(launch, upstream):
+def test_someone_elses_running_clip_does_not_hold_a_visitor(shared_app, visitor, upstream):
     upstream.then(Reply(processing=LONG))
-    running = launch(ONE_AT_A_TIME)
+    running = shared_app(ONE_AT_A_TIME)
     first = visitor(running, 2).call("generate", generate_data("a fox"))
     submitted(upstream)
     assert visitor(running, 3).generate("a kite").ok
@@ -355,23 +405,23 @@ def mcp_pair(url: str, first: str, second: str, upstream: SegmindStandIn) -> tup
 
 
 @pytest.fixture
-def mcp_app(launch, upstream) -> RunningApp:
+def mcp_app(shared_app, upstream) -> RunningApp:
     pytest.importorskip("mcp", reason="pip install -r requirements-test.txt")
     upstream.then(Reply(processing=LONG))  # the first clip runs until the test ends it; later ones are quick
-    return launch(ONE_AT_A_TIME, app.AppSettings(mcp=True))
+    return shared_app(ONE_AT_A_TIME, app.AppSettings(mcp=True))
 
 
-def test_while_an_agents_clip_runs_its_second_mcp_call_is_refused(mcp_app, upstream):
-    first, second = mcp_pair(mcp_app.url, "127.0.0.2", "127.0.0.2", upstream)
+def test_while_an_agents_clip_runs_its_second_mcp_call_is_refused(mcp_app, visitor, upstream):
+    first, second = mcp_pair(mcp_app.url, visitor.address(2), visitor.address(2), upstream)
     assert not first[0]
     assert second[0] and "One clip at a time" in second[1] and PAGE_KEY_FIELD in second[1]
     assert len(upstream.submissions) == 1
 
 
-def test_two_mcp_agents_at_different_addresses_are_two_visitors(mcp_app, upstream):
+def test_two_mcp_agents_at_different_addresses_are_two_visitors(mcp_app, visitor, upstream):
     # Gradio answers a tool call by calling its own API over loopback: unless the app tells it who
     # the agent is, every agent is this server's own address, and one agent's clip holds them all.
-    first, second = mcp_pair(mcp_app.url, "127.0.0.2", "127.0.0.3", upstream)
+    first, second = mcp_pair(mcp_app.url, visitor.address(2), visitor.address(3), upstream)
     assert not first[0]
     assert not second[0], second[1]
     assert len(upstream.submissions) == 2
@@ -380,9 +430,9 @@ def test_two_mcp_agents_at_different_addresses_are_two_visitors(mcp_app, upstrea
 # --------------------------------------------------------------------------- cancelling
 
 
-def test_a_cancelled_call_keeps_its_slot_until_its_job_has_ended_upstream(launch, upstream):
+def test_a_cancelled_call_keeps_its_slot_until_its_job_has_ended_upstream(shared_app, visitor, upstream):
     upstream.then(Reply(processing=LONG))
-    alice = visitor(launch(ONE_AT_A_TIME), 2)
+    alice = visitor(shared_app(ONE_AT_A_TIME), 2)
     fn = alice.fn_index("generate")
     first = alice.call("generate", generate_data("a fox"))
     submitted(upstream)
@@ -408,9 +458,9 @@ def test_a_gradio_client_job_cancel_opens_no_room_for_another_paid_call(launch, 
     assert len(upstream.submissions) == 1
 
 
-def test_starting_and_cancelling_in_a_loop_never_has_two_paid_jobs_upstream(launch, upstream):
+def test_starting_and_cancelling_in_a_loop_never_has_two_paid_jobs_upstream(shared_app, visitor, upstream):
     upstream.default = Reply(processing=0.5)
-    alice = visitor(launch(ONE_AT_A_TIME), 2)
+    alice = visitor(shared_app(ONE_AT_A_TIME), 2)
     fn = alice.fn_index("generate")
     for n in range(25):
         session = new_session()
@@ -463,7 +513,7 @@ class SlowRelay:
         self._server.close()
 
 
-def test_a_call_cancelled_while_its_limits_are_checked_leaves_no_slot_or_spending_behind(launch, upstream):
+def test_a_call_cancelled_while_its_limits_are_checked_leaves_no_slot_or_spending_behind(launch, visitor, upstream):
     # Studio.start asks the gate in a worker thread; a cancel while it waits abandons the thread, and
     # the admission it then takes (slot, window, money) is returned to nobody, so nothing gives it back.
     with running_redis() as uri:
@@ -494,33 +544,37 @@ def test_a_call_cancelled_while_its_limits_are_checked_leaves_no_slot_or_spendin
 
 
 @pytest.mark.parametrize("source", [1, 2])  # 127.0.0.1 is the address uvicorn trusts by default
-def test_without_proxy_hops_a_forwarded_for_header_changes_nothing(launch, upstream, source):
-    running = launch(TWO_PER_MINUTE)
+def test_without_proxy_hops_a_forwarded_for_header_changes_nothing(shared_app, launch, visitor, upstream, source):
+    # 127.0.0.1 is one address for every test: that visitor gets an app of their own.
+    running = launch(TWO_PER_MINUTE) if source == 1 else shared_app(TWO_PER_MINUTE)
+    address = "127.0.0.1" if source == 1 else visitor.address(source)
     forged = [f"203.0.113.{random.randint(1, 254)}, 198.51.100.{n}" for n in range(3)]
-    assert visitor(running, source, forged[0]).generate().ok
-    assert visitor(running, source, forged[1]).generate().ok
-    as_limit_refusal(visitor(running, source, forged[2]).generate())
+    assert Caller(running.url, source=address, forwarded_for=forged[0]).generate().ok
+    assert Caller(running.url, source=address, forwarded_for=forged[1]).generate().ok
+    as_limit_refusal(Caller(running.url, source=address, forwarded_for=forged[2]).generate())
     assert len(upstream.submissions) == 2
 
 
-def test_behind_one_proxy_each_address_it_forwards_for_is_a_visitor(launch, upstream):
-    running = launch(SpendPolicy(visitor_limits="1 per minute", daily_budget=None, proxy_hops=1))
-    proxy = "127.0.0.2"
-    first = Caller(running.url, source=proxy, forwarded_for="203.0.113.1")
-    second = Caller(running.url, source=proxy, forwarded_for="203.0.113.2")
+BEHIND_ONE_PROXY = SpendPolicy(visitor_limits="1 per minute", daily_budget=None, proxy_hops=1)
+
+
+def test_behind_one_proxy_each_address_it_forwards_for_is_a_visitor(shared_app, visitor, upstream):
+    running = shared_app(BEHIND_ONE_PROXY)
+    proxy = visitor.address(2)
+    first = Caller(running.url, source=proxy, forwarded_for=visitor.public(1))
+    second = Caller(running.url, source=proxy, forwarded_for=visitor.public(2))
     assert first.generate().ok and second.generate().ok
     refused(first.generate(), "Limit reached", "1 clip per minute")
     assert len(upstream.submissions) == 2
 
 
-@pytest.mark.parametrize(
-    "chain", ["198.51.100.7, 203.0.113.1", "10.1.2.3, 198.51.100.7, 203.0.113.1", "junk, 203.0.113.1"]
-)
-def test_a_client_faking_a_longer_chain_still_counts_as_the_address_the_proxy_saw(launch, upstream, chain):
-    running = launch(SpendPolicy(visitor_limits="1 per minute", daily_budget=None, proxy_hops=1))
-    assert Caller(running.url, source="127.0.0.2", forwarded_for="203.0.113.1").generate().ok
+@pytest.mark.parametrize("fake", ["198.51.100.7", "10.1.2.3, 198.51.100.7", "junk"])  # left of what the proxy saw
+def test_a_client_faking_a_longer_chain_still_counts_as_the_address_the_proxy_saw(shared_app, visitor, upstream, fake):
+    running = shared_app(BEHIND_ONE_PROXY)
+    seen = visitor.public(1)  # the address the proxy saw
+    assert Caller(running.url, source=visitor.address(2), forwarded_for=seen).generate().ok
     # The client wrote everything left of the last entry; the proxy appended the address it saw.
-    refused(Caller(running.url, source="127.0.0.2", forwarded_for=chain).generate(), "Limit reached")
+    refused(Caller(running.url, source=visitor.address(2), forwarded_for=f"{fake}, {seen}").generate(), "Limit reached")
     assert len(upstream.submissions) == 1
 
 
@@ -528,13 +582,13 @@ def test_a_client_faking_a_longer_chain_still_counts_as_the_address_the_proxy_sa
 
 
 @pytest.mark.parametrize("api_key", [None, "", "   "], ids=["no key", "empty", "spaces"])
-def test_on_visitors_own_keys_only_a_call_without_a_key_is_told_how_to_get_one(launch, upstream, api_key):
-    alice = visitor(launch(SpendPolicy(own_key_only=True)), 2)
+def test_on_visitors_own_keys_only_a_call_without_a_key_is_told_how_to_get_one(shared_app, visitor, upstream, api_key):
+    alice = visitor(shared_app(SpendPolicy(own_key_only=True)), 2)
     refused(alice.generate(api_key=api_key), "Your own key needed", "paste your Segmind key", API_KEYS_PAGE)
     assert upstream.received == []
 
 
-def test_on_visitors_own_keys_only_a_visitor_key_goes_through(launch, visitor_upstream):
+def test_on_visitors_own_keys_only_a_visitor_key_goes_through(launch, visitor, visitor_upstream):
     visitor_upstream.reset()
     alice = visitor(launch(SpendPolicy(own_key_only=True), against=visitor_upstream), 2)
     assert alice.generate(api_key=VISITOR_KEY).ok
@@ -542,15 +596,15 @@ def test_on_visitors_own_keys_only_a_visitor_key_goes_through(launch, visitor_up
 
 
 @pytest.mark.parametrize("api_key", ["", "   ", "\t\n"], ids=["empty", "spaces", "tab and newline"])
-def test_a_blank_key_is_the_owners_key_and_the_limits_apply(launch, upstream, api_key):
-    alice = visitor(launch(TWO_PER_MINUTE), 2)
+def test_a_blank_key_is_the_owners_key_and_the_limits_apply(shared_app, visitor, upstream, api_key):
+    alice = visitor(shared_app(TWO_PER_MINUTE), 2)
     assert alice.generate(api_key=api_key).ok and alice.generate(api_key=api_key).ok
     as_limit_refusal(alice.generate(api_key=api_key))
     assert [s.headers["x-api-key"] for s in upstream.submissions] == [OWNER_KEY, OWNER_KEY]
 
 
-def test_a_visitor_on_the_owners_key_never_sees_the_owners_balance(launch, upstream):
-    running = launch(TWO_PER_MINUTE)
+def test_a_visitor_on_the_owners_key_never_sees_the_owners_balance(shared_app, visitor, upstream):
+    running = shared_app(TWO_PER_MINUTE)
     alice = visitor(running, 2)
     made = [alice.generate(), alice.generate()]
     refusal = alice.generate()
@@ -561,7 +615,7 @@ def test_a_visitor_on_the_owners_key_never_sees_the_owners_balance(launch, upstr
     assert "billed to this page's key" in made[0].text
 
 
-def test_a_visitor_on_their_own_key_sees_their_balance(launch, visitor_upstream):
+def test_a_visitor_on_their_own_key_sees_their_balance(launch, visitor, visitor_upstream):
     visitor_upstream.reset()
     alice = visitor(launch(TWO_PER_MINUTE, owner_key=None, against=visitor_upstream), 2)
     made = alice.generate(api_key=VISITOR_KEY)
@@ -589,6 +643,7 @@ def pair(redis_pair):
     return apps
 
 
+@pytest.mark.slow
 def test_two_app_processes_on_one_redis_spend_one_budget(pair, upstream):
     upstream.default = Reply(processing=0.5)
     addresses, per_address = 8, 4
@@ -612,6 +667,7 @@ def test_two_app_processes_on_one_redis_spend_one_budget(pair, upstream):
     assert all(o.title == "Daily budget spent" for o in later)
 
 
+@pytest.mark.slow
 def test_two_app_processes_on_one_redis_hold_one_slot_per_visitor(pair, upstream):
     upstream.default = Reply(processing=LONG)
     on_first, on_second = Caller(pair[0].url, source="127.0.0.2"), Caller(pair[1].url, source="127.0.0.2")
@@ -626,14 +682,15 @@ def test_two_app_processes_on_one_redis_hold_one_slot_per_visitor(pair, upstream
 # --------------------------------------------------------------------------- the rest of the surface
 
 
-def test_an_upload_above_the_size_limit_is_refused_and_not_kept(launch):
-    running = launch(TWO_PER_MINUTE)
+def test_an_upload_above_the_size_limit_is_refused_and_not_kept(shared_app, visitor):
+    running = shared_app(TWO_PER_MINUTE)
     answer = visitor(running, 2).upload("big.bin", bytes(25 * 1024 * 1024))
     assert answer.status_code == 413, answer.text
     assert not list(running.cache_dir.rglob("big.bin"))
 
 
-def test_a_flood_of_refused_calls_from_one_address_does_not_keep_another_visitor_out(launch, upstream):
+@pytest.mark.slow
+def test_a_flood_of_refused_calls_from_one_address_does_not_keep_another_visitor_out(launch, visitor, upstream):
     upstream.default = Reply(processing=0.3)
     running = launch(ONE_AT_A_TIME, app.AppSettings(queue_size=10))
     flooder, bob = visitor(running, 2), visitor(running, 3)
@@ -673,7 +730,8 @@ def running_entry(found: Any) -> dict | None:
     return None
 
 
-def test_following_ones_own_clip_many_times_cannot_fill_the_queue_for_everyone(launch, upstream):
+@pytest.mark.slow
+def test_following_ones_own_clip_many_times_cannot_fill_the_queue_for_everyone(launch, visitor, upstream):
     # Following a running clip again (after a reload) costs nothing and lasts as long as the clip: one
     # clip, followed a few dozen times through queue/join, would hold every worker and fill the queue.
     running = launch(ONE_AT_A_TIME, app.AppSettings(queue_size=5))
@@ -695,6 +753,7 @@ def test_following_ones_own_clip_many_times_cannot_fill_the_queue_for_everyone(l
 # --------------------------------------------------------------------------- the attack from the issue
 
 
+@pytest.mark.slow
 def test_the_attack_from_the_issue_costs_no_more_than_the_limits_allow(tmp_path):
     report = attack_launched_app(tmp_path, attacker_calls=200)
     addresses = 1 + len(BYSTANDERS)

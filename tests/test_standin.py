@@ -11,6 +11,7 @@ import http.client
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -722,6 +723,23 @@ def test_a_client_that_waits_out_the_latency_is_not_counted_as_abandoned(standin
     door.script(standin, Reply(latency=0.2))
     assert door.send(standin).status_code == 200
     assert standin.abandoned == 0 and standin.abandoned_paths == []
+
+
+def test_advance_ends_a_latency_being_waited_out_and_moves_every_job_on(standin):
+    queued = submit_job(standin, Reply(queued=60, processing=60))
+    standin.then(Reply(latency=60))
+    answers: list[requests.Response] = []
+    waiting = threading.Thread(target=lambda: answers.append(_post_v1(standin, timeout=(5, 30))))
+    waiting.start()
+    assert wait_until(lambda: standin.in_flight == 1)
+    started = time.monotonic()
+    standin.advance(60)
+    waiting.join(30)
+    assert [a.status_code for a in answers] == [200] and time.monotonic() - started < 5
+    assert standin.abandoned == 0
+    assert get(queued["status_url"]).json()["status"] == "PROCESSING"
+    standin.advance(60)
+    assert get(queued["status_url"]).json()["status"] == "COMPLETED"
 
 
 def test_a_client_that_hangs_up_during_a_slow_v1_video_is_counted_as_abandoned(standin):
