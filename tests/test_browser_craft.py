@@ -6,7 +6,7 @@ import pytest
 
 from ray_studio.client import media
 from ray_studio.client.camera import CAMERA_MOVES
-from tests.browser import open_page
+from tests.browser import open_page, wait_until_playing
 from tests.conftest import ARTIFACTS
 from tests.segmind_standin import Reply
 
@@ -46,7 +46,8 @@ def test_enhance_shows_a_suggestion_beside_the_prompt_and_use_it_then_generate_s
     page.wait_for_function(f"() => document.querySelector('#prompt textarea').value === {REWRITE!r}")
     assert upstream.submissions == []  # nothing generated until Generate
     page.locator("#generate").click()
-    page.locator(CARDS, has_text="A red fox trots").locator("video").wait_for(timeout=30_000)
+    wait_until_playing(page)
+    page.locator(CARDS, has_text="A red fox trots").wait_for()
     assert upstream.submissions[-1].body["prompt"] == REWRITE
     page.locator("#enhance-undo").click()
     page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'a fox in the snow'")
