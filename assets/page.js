@@ -198,6 +198,7 @@ window.rayStudio.cards = {
       button(`${playable ? "Re-run" : "Make again"}${price ? ` · ${price}` : ""}`, "rerun", "card-rerun");
     }
     if (playable) button("Continue", "further", "card-continue");
+    if (playable) button("Lead in", "leadin", "card-lead-in");
     if (playable) button("🔗 Share", "share", "card-share");
     button("Delete", "delete", "card-delete");
     card.appendChild(row);

@@ -90,6 +90,28 @@ def test_a_bridge_from_two_clips_starts_on_the_first_s_last_frame_and_ends_on_th
     page.screenshot(path=str(ARTIFACTS / "craft-bridge-1366.png"), full_page=False)
 
 
+def test_a_cards_lead_in_makes_a_clip_that_ends_on_that_clips_first_frame(page, studio, upstream):
+    make_clip(page, "a heron lands on a post")
+    make_clip(page, "a kingfisher dives")  # the player now holds this one; the card below is the heron's
+    heron = page.locator(CARDS, has_text="a heron lands on a post")
+    heron_id = heron.get_attribute("data-id")
+    heron.locator(".card-lead-in").click()
+    page.locator("#clip-status", has_text="Leading in to that clip").wait_for(timeout=20_000)
+    sample = studio.clips.parent / "sample.mp4"
+    sample.write_bytes(upstream.video)
+    end, _ = upstream.uploads[-1]
+    assert end == media.first_frame(sample).data
+    page.locator(PROMPT).fill("the heron glides in over the reeds")
+    page.locator("#generate").click()
+    page.locator(CARDS, has_text="glides in over the reeds").wait_for(timeout=30_000)
+    sent = upstream.submissions[-1].body
+    assert sent["end_image_url"] and not sent.get("start_image_url")
+    leads_into = page.evaluate(
+        "() => [...rayStudio.cards.entries.values()].find((e) => e.prompt.includes('glides in')).leads_into"
+    )
+    assert leads_into == heron_id  # the heron's clip, not the one in the player
+
+
 def test_the_craft_controls_fit_a_phone_screen(chromium, studio, upstream):
     context, page = open_page(chromium, studio.url, width=390, height=844)
     try:

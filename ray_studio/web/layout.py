@@ -186,7 +186,7 @@ class Kept(NamedTuple):
     card: Card
 
 
-CARD_ACTIONS = ("restore", "rerun", "further", "delete", "undo", "share")
+CARD_ACTIONS = ("restore", "rerun", "further", "delete", "undo", "share", "leadin")
 
 
 class Card(NamedTuple):
@@ -199,6 +199,7 @@ class Card(NamedTuple):
     delete: gr.Button
     undo: gr.Button
     share: gr.Button  # the card's clip in the player's place for its link (its "Copy link" shows there)
+    leadin: gr.Button  # a new clip that leads into the card's: its first frame as the end image
 
 
 class Sharing(NamedTuple):

@@ -244,6 +244,9 @@ def clip_links(ui: Layout, craft: Craft) -> None:
     links, kept, key = ui.links, ui.kept, ui.key.api_key
     outputs = [*ui.form, kept.continuing, ui.player.status, ui.keyframes.box]
     links.lead_in.click(craft.lead_in_current, [kept.current, key], outputs, **QUEUED)
+    taken = {"inputs": [kept.card.entry_id, kept.history], "js": "(i, h) => rayStudio.cards.take(i, h)"}
+    picked = kept.card.leadin.click(CardButtons(craft.page.studio, ui).pick, outputs=kept.current, **taken, **PRIVATE)
+    picked.then(craft.lead_in_current, [kept.current, key], outputs, **QUEUED)
     kept.current.change(lambda entry: gr.Button(interactive=bool(entry)), kept.current, links.lead_in, **PRIVATE)
     links.bridge.click(craft.bridge, [kept.history, links.bridge_from, links.bridge_to, key], outputs, **QUEUED)
     kept.history.change(craft.bridge_choices, kept.history, [links.bridge_from, links.bridge_to], **PRIVATE)
