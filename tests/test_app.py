@@ -21,8 +21,8 @@ from gradio_client.exceptions import AppError
 
 import app
 from ray_studio.client.errors import InvalidRequestError
-from ray_studio.web.layout import EXAMPLES
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.words import EXAMPLES
 from tests.app_harness import running_app
 from tests.conftest import OWNER_KEY, ROOT, free_port
 from tests.segmind_standin import Reply, SegmindStandIn
