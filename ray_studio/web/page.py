@@ -26,8 +26,9 @@ from ray_studio.web.cards import for_cards
 from ray_studio.web.history import chain_links, form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
-from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio, captions, status_line
+from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio
 from ray_studio.web.ways_in import WaysIn
+from ray_studio.web.words import captions, status_line
 
 if TYPE_CHECKING:
     from ray_studio.web.layout import Layout

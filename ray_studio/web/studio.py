@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ray_studio.client.camera import CAMERA_MOVES
-from ray_studio.client.camera import caption as camera_caption
 from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import clip_name, keep
 from ray_studio.client.enhance import check_prompt
@@ -25,7 +23,7 @@ from ray_studio.client.job import VideoResult
 from ray_studio.client.request import DEFAULT_DURATION, DURATIONS, VideoRequest, clip_price, coerce_duration
 from ray_studio.client.transport import surely_not_billed
 from ray_studio.client.variants import plan_variants
-from ray_studio.client.wording import clock, format_usd
+from ray_studio.client.wording import format_usd
 from ray_studio.web.board import JobBoard, Release, Tracked
 from ray_studio.web.clip_store import ClipStore
 from ray_studio.web.config import AppSettings
@@ -394,56 +392,3 @@ def _shared_settlement(admission: Any, prices: list[float], outcomes: list[ClipO
         Release(functools.partial(release, o), functools.partial(refund, p, o))
         for p, o in zip(prices, recorded, strict=True)
     ]
-
-
-def status_line(tracked: Tracked, board: JobBoard) -> str:
-    """Where a clip is, for the page: ``Generating… 0:42 (usually about 1:10)``."""
-    elapsed = clock(tracked.elapsed)
-    if tracked.phase == "waiting":
-        return f"Waiting for a free slot on this server… {elapsed} (nothing sent yet)"
-    if tracked.phase == "submitting":
-        return "Sending to Segmind…"
-    if tracked.phase == "QUEUED":
-        return f"Queued at Segmind… {elapsed}"
-    if tracked.phase == "PROCESSING":
-        usually = board.estimate(tracked.request.duration) if tracked.request else None
-        return f"Generating… {elapsed}" + (f" (usually about {clock(usually)})" if usually else "")
-    if tracked.phase == "downloading":
-        return f"Downloading the clip… {elapsed}"
-    if tracked.phase == "done":
-        return f"Done in {clock(tracked.result.elapsed_seconds if tracked.result else tracked.elapsed)}."
-    if tracked.phase == "stopped":
-        return "Stopped before anything was sent; nothing was charged."
-    return ""
-
-
-def captions(requests: list[VideoRequest]) -> list[str]:
-    """Each variant named by what differs from the others (``16:9 · loop``, its wording, or its camera move)."""
-    moves = [move_in(r.prompt) for r in requests]
-    wordings = [
-        r.prompt.removesuffix(CAMERA_MOVES[m]).strip() if m else r.prompt for r, m in zip(requests, moves, strict=True)
-    ]
-    differs = {
-        "prompt": len(set(wordings)) > 1,
-        "camera": len(set(moves)) > 1,
-        "aspect_ratio": len({r.aspect_ratio for r in requests}) > 1,
-        "loop": len({r.loop for r in requests}) > 1,
-    }
-    out = []
-    for r, move, wording in zip(requests, moves, wordings, strict=True):
-        parts = []
-        if differs["prompt"]:
-            parts.append(f"“{wording[:60]}{'…' if len(wording) > 60 else ''}”")
-        if differs["camera"]:
-            parts.append(camera_caption(move))
-        if differs["aspect_ratio"]:
-            parts.append(r.aspect_ratio)
-        if differs["loop"]:
-            parts.append("loop" if r.loop else "no loop")
-        out.append(" · ".join(parts) or r.describe())
-    return out
-
-
-def move_in(prompt: str) -> str | None:
-    """The camera move whose phrase ends ``prompt`` (as ``with_camera`` adds it), if any."""
-    return next((move for move, phrase in CAMERA_MOVES.items() if prompt.endswith(" " + phrase)), None)

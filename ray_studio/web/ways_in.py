@@ -14,7 +14,7 @@ from ray_studio.client.request import DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, Vi
 from ray_studio.client.wording import format_usd
 from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.share_page import request_root
-from ray_studio.web.studio import captions
+from ray_studio.web.words import captions
 
 
 class WaysIn:

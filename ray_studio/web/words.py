@@ -1,11 +1,19 @@
-"""What the page says: its introduction, the tip on prompts, the phrases Ray responds to, the examples."""
+"""What the page says: its introduction, the tip on prompts, the phrases Ray responds to, the examples,
+where a clip is (``status_line``) and what tells variants apart (``captions``)."""
 
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
+from ray_studio.client.camera import CAMERA_MOVES
+from ray_studio.client.camera import caption as camera_caption
 from ray_studio.client.errors import API_KEYS_PAGE
-from ray_studio.client.wording import describe_shape
+from ray_studio.client.wording import clock, describe_shape
+
+if TYPE_CHECKING:
+    from ray_studio.client.request import VideoRequest
+    from ray_studio.web.board import JobBoard, Tracked
 
 DESCRIPTION = """\
 # 🎬 Ray Studio
@@ -70,3 +78,56 @@ def example_label(example: list) -> str:
     """An example as people read it, settings first: ``9:16 · 5 s · loop · start keyframe · a barista…``."""
     prompt, ratio, duration, loop, start, end = example
     return f"{describe_shape(ratio, duration, loop, bool(start), bool(end))} · {prompt}"
+
+
+def status_line(tracked: Tracked, board: JobBoard) -> str:
+    """Where a clip is, for the page: ``Generating… 0:42 (usually about 1:10)``."""
+    elapsed = clock(tracked.elapsed)
+    if tracked.phase == "waiting":
+        return f"Waiting for a free slot on this server… {elapsed} (nothing sent yet)"
+    if tracked.phase == "submitting":
+        return "Sending to Segmind…"
+    if tracked.phase == "QUEUED":
+        return f"Queued at Segmind… {elapsed}"
+    if tracked.phase == "PROCESSING":
+        usually = board.estimate(tracked.request.duration) if tracked.request else None
+        return f"Generating… {elapsed}" + (f" (usually about {clock(usually)})" if usually else "")
+    if tracked.phase == "downloading":
+        return f"Downloading the clip… {elapsed}"
+    if tracked.phase == "done":
+        return f"Done in {clock(tracked.result.elapsed_seconds if tracked.result else tracked.elapsed)}."
+    if tracked.phase == "stopped":
+        return "Stopped before anything was sent; nothing was charged."
+    return ""
+
+
+def captions(requests: list[VideoRequest]) -> list[str]:
+    """Each variant named by what differs from the others (``16:9 · loop``, its wording, or its camera move)."""
+    moves = [move_in(r.prompt) for r in requests]
+    wordings = [
+        r.prompt.removesuffix(CAMERA_MOVES[m]).strip() if m else r.prompt for r, m in zip(requests, moves, strict=True)
+    ]
+    differs = {
+        "prompt": len(set(wordings)) > 1,
+        "camera": len(set(moves)) > 1,
+        "aspect_ratio": len({r.aspect_ratio for r in requests}) > 1,
+        "loop": len({r.loop for r in requests}) > 1,
+    }
+    out = []
+    for r, move, wording in zip(requests, moves, wordings, strict=True):
+        parts = []
+        if differs["prompt"]:
+            parts.append(f"“{wording[:60]}{'…' if len(wording) > 60 else ''}”")
+        if differs["camera"]:
+            parts.append(camera_caption(move))
+        if differs["aspect_ratio"]:
+            parts.append(r.aspect_ratio)
+        if differs["loop"]:
+            parts.append("loop" if r.loop else "no loop")
+        out.append(" · ".join(parts) or r.describe())
+    return out
+
+
+def move_in(prompt: str) -> str | None:
+    """The camera move whose phrase ends ``prompt`` (as ``with_camera`` adds it), if any."""
+    return next((move for move, phrase in CAMERA_MOVES.items() if prompt.endswith(" " + phrase)), None)
