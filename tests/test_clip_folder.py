@@ -131,6 +131,22 @@ def test_the_same_chain_asked_for_again_is_the_same_file_written_once(studio):
     assert set(again) == {first} and first.stat().st_ino == written and chain_files(studio) == [first]
 
 
+def test_a_chain_through_other_clips_to_the_same_last_clip_is_joined_as_its_own_file(studio):
+    async def scenario():
+        entries = await chain(studio, ALICE)  # [last, first]: the last clip continues the first
+        other, own_key = await studio.start(VideoRequest("another first clip"), "", ALICE)
+        await other.outcome()
+        entries = studio.remember(entries, other, own_key)
+        last = entries[1]
+        rewired = [{**last, "continues": entries[0]["id"]}, entries[0]]  # "continues" is the browser's to say
+        through_first = await studio.join_chain(entries, last["id"], ALICE)
+        through_other = await studio.join_chain(rewired, last["id"], ALICE)
+        return through_first, through_other
+
+    through_first, through_other = asyncio.run(scenario())
+    assert through_first != through_other and chain_files(studio) == sorted([through_first, through_other])
+
+
 def test_the_same_chain_asked_for_by_two_visitors_at_once_is_joined_once(studio):
     async def scenario():
         entries = await chain(studio, ALICE)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from ray_studio.client.client import RayClient
-from ray_studio.client.errors import RayError
+from ray_studio.client.errors import JobNotFoundError, RayError
 from ray_studio.client.request import VideoRequest
 from ray_studio.web import history
 from ray_studio.web.board import JobBoard
@@ -220,6 +220,22 @@ def test_after_a_restart_a_clip_whose_download_failed_is_fetched_again_by_any_ho
     later.client.close()
 
 
+def test_a_clip_whose_job_segmind_no_longer_knows_ends_failed_and_is_not_followed_again(studio, owner_standin):
+    async def scenario():
+        owner_standin.default = Reply(processing=0.5)
+        tracked, own_key = await studio.start(VideoRequest("a fox Segmind forgot"), "", ALICE)
+        while tracked.job_id is None:
+            await asyncio.sleep(0.02)
+        owner_standin.then_poll(Reply(status=404))
+        with pytest.raises(JobNotFoundError):
+            await tracked.outcome()
+        entries = studio.remember([], tracked, own_key)
+        return entries, studio.pick_up(entries, "", ALICE)
+
+    [entry], again = run(scenario())
+    assert entry["state"] == "failed" and again == []
+
+
 def test_a_padded_or_unsigned_job_id_is_not_followed(studio, owner_standin):
     async def scenario():
         owner_standin.default = Reply(processing=5)
@@ -415,3 +431,28 @@ def test_without_a_page_key_the_signing_secret_is_kept_privately_and_survives_a_
     assert history.EntrySigner.for_key(None, kept).valid(entry)
     assert kept.stat().st_mode & 0o077 == 0 and kept.parent.stat().st_mode & 0o077 == 0
     assert not history.EntrySigner.for_key(None, tmp_path / "elsewhere.key").valid(entry)
+
+
+def test_after_a_restart_a_clip_in_the_making_on_its_makers_own_key_is_not_followed_for_a_holder_of_another_key(
+    tmp_path,
+):
+    alices_key, mallorys_key = "sg_alice_own_key_0123456789", "sg_mallory_own_key_9876543210"
+    with SegmindStandIn(api_key=alices_key) as alices_account:
+        client = RayClient(client_settings(alices_account.base_url, None))
+        before = Studio(client, JobBoard(client, concurrency=8, threads=8), SpendGate(UNLIMITED), tmp_path)
+
+        async def scenario():
+            alices_account.default = Reply(processing=1.0)
+            job = await asyncio.to_thread(client.submit, VideoRequest("alice's clip"), alices_key)
+            entry = {"id": "a" * 32, "job": job.id, "state": "running", "own_key": True, "prompt": "alice's clip"}
+            entries = [before.signer.sign(entry)]
+            later = restarted(before)
+            [(alices, _)] = later.pick_up(entries, alices_key, ALICE)
+            mallorys = later.pick_up(entries, mallorys_key, MALLORY)  # a copy of Alice's history, her own key
+            await alices.outcome()
+            return mallorys, later
+
+        mallorys, later = run(scenario())
+        later.client.close()
+        client.close()
+    assert mallorys == []

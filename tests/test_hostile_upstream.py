@@ -143,6 +143,16 @@ def test_a_redirect_of_the_generation_to_another_host_is_refused_and_the_key_not
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_redirect_of_the_generation_to_another_port_of_segminds_host_is_refused_and_the_key_not_sent(
+    client, standin, tmp_path
+):
+    with SegmindStandIn(host="127.0.0.1") as same_host:  # the stand-in's own address, another port
+        standin.then(Reply(redirect_to=f"{same_host.base_url}/ray-flash-2-720p"))
+        with pytest.raises(RedirectRefusedError):
+            client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
+        assert same_host.received == [] and list(tmp_path.iterdir()) == []
+
+
 def test_a_redirected_status_check_to_another_host_is_refused(queue_settings, standin, elsewhere, tmp_path):
     standin.then(Reply(processing=0.5))
     standin.then_poll(*[Reply(redirect_to=f"{elsewhere.v2_url}/requests/x/status")] * 3)

@@ -92,3 +92,20 @@ def test_after_a_visitors_clip_ends_the_server_holds_their_key_nowhere(studio):
         return during
 
     assert asyncio.run(clip()) == [VISITOR_KEY] and list(LIVE_KEYS) == []
+
+
+def test_a_traceback_quoting_the_pages_key_or_a_key_in_use_is_hidden_in_the_log(caplog):
+    RedactKeys.install(lambda: (OWNER_KEY,))  # as app.py does
+    try:
+        with LIVE_KEYS.held(VISITOR_KEY), caplog.at_level(logging.ERROR):
+            try:
+                raise ValueError(f"Segmind said {VISITOR_KEY.swapcase()} and {OWNER_KEY}")
+            except ValueError:
+                logging.getLogger("ray_studio.jobs").exception("unexpected failure while following a job")
+    finally:
+        RedactKeys.uninstall()
+    text = caplog.text.lower()
+    assert "unexpected failure" in text and "valueerror: segmind said" in text
+    for key in (VISITOR_KEY, OWNER_KEY):
+        pieces = {key[i : i + SECRET_PIECE].lower() for i in range(len(key) - SECRET_PIECE + 1)}
+        assert [piece for piece in pieces if piece in text] == []

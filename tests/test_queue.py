@@ -260,6 +260,17 @@ def test_a_job_id_holding_a_piece_of_the_key_is_refused_and_shown_nowhere(queue,
     assert standin.polls == [] and list(tmp_path.iterdir()) == []
 
 
+def test_a_job_id_holding_the_pages_key_is_refused_when_a_visitor_calls_on_their_own_key(
+    queue_settings, standin, tmp_path
+):
+    pages_key = "sg_page_owner_key_5f3a9c2e7b1d"
+    standin.then(Reply(request_id=pages_key))
+    with RayClient(replace(queue_settings, api_key=pages_key)) as client, pytest.raises(JobIdHoldsKeyError) as err:
+        client.generate(VideoRequest("a fox"), tmp_path / "v.mp4", api_key=TEST_API_KEY)
+    assert key_pieces_in(err.value.visitor_message(True), pages_key) == []
+    assert standin.polls == [] and list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- fallback to v1
 
 
@@ -335,6 +346,15 @@ def test_a_video_larger_than_the_cap_is_not_saved_and_the_job_can_be_fetched_lat
         client.generate(VideoRequest("a fox"), tmp_path / "v.mp4")
     assert "over 1 MB" in str(err.value) and next(iter(standin.jobs)) in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_video_shorter_than_its_promised_length_leaves_the_earlier_file_as_it_was(standin, tmp_path):
+    target = tmp_path / "v.mp4"
+    target.write_bytes(b"the clip saved before")
+    half = standin.video[: len(standin.video) // 2]
+    with pytest.raises(APIConnectionError, match="cut off"):
+        AtomicVideoFile(target, limit=10_000_000).write([half], len(standin.video))
+    assert target.read_bytes() == b"the clip saved before" and list(tmp_path.iterdir()) == [target]
 
 
 def test_a_video_that_grows_past_the_cap_without_a_promised_length_is_stopped(standin, tmp_path):

@@ -240,6 +240,13 @@ def test_a_keyframe_host_is_read_as_the_http_stack_reads_it_before_the_address_c
     assert private_host_problem("start_image_url", url) is not None
 
 
+@pytest.mark.parametrize("host", ["1\u00ad27.0.0.1", "1\u00ad0.0.0.1", "169.254.169.2\u00ad54"])
+def test_a_private_address_with_a_soft_hyphen_idna_drops_is_refused(host):
+    # UTS #46 maps U+00AD to nothing, so a browser-style URL parser reads 1\u00ad27.0.0.1 as 127.0.0.1;
+    # NFKC folding keeps it, so only the IDNA spelling shows the address.
+    assert "private, loopback or link-local" in private_host_problem("start_image_url", f"http://{host}/a.png")
+
+
 def test_a_non_ascii_public_host_name_is_accepted():
     assert private_host_problem("start_image_url", "https://bücher.example/a.png") is None
 
