@@ -101,7 +101,7 @@ def test_a_traceback_quoting_the_pages_key_or_a_key_in_use_is_hidden_in_the_log(
             try:
                 raise ValueError(f"Segmind said {VISITOR_KEY.swapcase()} and {OWNER_KEY}")
             except ValueError:
-                logging.getLogger("ray_studio.jobs").exception("unexpected failure while following a job")
+                logging.getLogger("ray_studio.board").exception("unexpected failure while following a job")
     finally:
         RedactKeys.uninstall()
     text = caplog.text.lower()

@@ -43,10 +43,10 @@ from ray_studio.client.request import VideoRequest
 from ray_studio.client.transport import surely_not_billed
 from ray_studio.web.redaction import LIVE_KEYS
 
-log = logging.getLogger("ray_studio.jobs")
+log = logging.getLogger("ray_studio.board")
 
-# What a watcher sees, in order. "stopped": nothing was sent (cancelled while waiting for a slot).
-PHASES = ("waiting", "submitting", "QUEUED", "PROCESSING", "downloading", "done", "failed", "stopped")
+# A job's phases, in order: waiting, submitting, QUEUED, PROCESSING, downloading, then one of these.
+# "stopped": nothing was sent (cancelled while waiting for a slot).
 FINISHED = ("done", "failed", "stopped")
 
 

@@ -1,9 +1,9 @@
 """The page's handlers: Gradio values in, Studio calls, Gradio values out.
 
 layout.py makes the components, wiring.py connects their events to these; a handler returns
-``{component: value}`` for the components it changes. Everything that decides anything (keys,
-limits, jobs, files) is in studio.py and below; here a failure becomes the message a visitor reads,
-and a job's progress becomes the page's status line, player and history.
+``{component: value}`` for the components it changes. What a visitor may do and spend is decided
+below (studio.py, frames.py, spending.py, board.py); here a failure becomes the message a visitor
+reads, and a job's progress becomes the page's status line, player and history.
 """
 
 from __future__ import annotations

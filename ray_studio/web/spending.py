@@ -91,7 +91,7 @@ from ray_studio.web.refusals import (
     the_refusal_to_report,
 )
 
-log = logging.getLogger("ray_studio.visitors")
+log = logging.getLogger("ray_studio.spending")
 
 UTC = timezone.utc
 # What an admission pays for. Each kind counts in windows (and an in-flight slot) of its own, all
