@@ -683,3 +683,10 @@ def test_a_join_into_a_folder_that_does_not_exist_is_refused(three_clips, tmp_pa
 def test_names_must_match_clips_one_to_one(three_clips, tmp_path):
     with pytest.raises(ValueError, match="3 clips but 2 names"):
         media.join_clips(three_clips, tmp_path / "out.mp4", names=["a.mp4", "b.mp4"])
+
+
+def test_a_join_the_server_cannot_write_names_no_server_path_to_a_visitor():
+    err = media.JoinOutputError("/srv/ray/clips/chain-1a2b.mp4", "/srv/ray/clips/chain-1a2b.mp4 cannot be written: "
+                                "No space left on device")  # fmt: skip
+    assert "/srv/ray" in str(err)  # the owner (log, CLI) reads where
+    assert "/srv" not in err.visitor_message(own_key=False) and "disk may be full" in err.visitor_message()

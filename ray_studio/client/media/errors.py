@@ -75,3 +75,6 @@ class JoinOutputError(MediaError):
     """The joined clip cannot be written where asked (no such folder, no permission, disk full)."""
 
     action = f"Choose a folder that exists and that you may write to; {NOTHING_WRITTEN}."
+    # A visitor asked the page for the join: the folder is the server's, and its path is nobody else's business.
+    detail_for_visitors = False
+    visitor_action = "This server could not write the joined clip (its disk may be full); try again later."
