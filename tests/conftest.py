@@ -27,8 +27,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # loop as running on the main thread, and asyncio.run() in any test after them would fail.
     # Before them, the files that hold slow tests go first, so that two workers (each takes a whole
     # file, in this order) end at about the same time.
+    # A file with any browser test goes last whole: the workers take whole files (--dist loadfile), so a
+    # file's other tests would otherwise run after Chromium opened in that worker.
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: (item.get_closest_marker("browser") is not None, item.path not in slow_files))
+    browser_files = {item.path for item in items if item.get_closest_marker("browser")}
+    items.sort(key=lambda item: (item.path in browser_files, item.path not in slow_files))
 
 
 @pytest.fixture
