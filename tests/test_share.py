@@ -213,3 +213,16 @@ def test_a_clip_made_in_one_browser_opens_playing_from_its_link_in_another(chrom
     assert "Traceback" not in page.content() and "/tmp" not in page.locator("#clip-status").inner_text()
     page.screenshot(path=str(ARTIFACTS / "share-link-refused-390.png"), full_page=True)
     visitor.close()
+
+
+@pytest.mark.browser
+def test_a_cards_share_after_a_reload_shows_that_clips_link(chromium, shared_app, upstream):
+    context, page = open_page(chromium, shared_app.url, 1366, 900)
+    page.locator("#prompt textarea").fill("an owl at night over the barn")
+    page.locator("#generate").click()
+    wait_until_playing(page)
+    page.reload()
+    page.locator(".history-card", has_text="an owl at night over the barn").locator(".card-share").click()
+    page.locator("#share-link button.copy-link").wait_for()
+    assert "this link works" in page.locator("#share-link").inner_text()
+    context.close()

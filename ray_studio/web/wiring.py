@@ -54,7 +54,7 @@ def build_demo(client: RayClient, settings: AppSettings | None = None, policy: S
         page = Page(studio, Path(get_upload_folder()), ui, links)
         shares = SharePage(links, studio.board, ui)
         wire(demo, ui, page)
-        sharing(demo, ui, shares)
+        sharing(demo, ui, shares, page)
     attach(demo, links)
     # The owner's routes (/owner …), given to Gradio's FastAPI app when it is made: app.launch_options.
     demo.ray_owner_routes = OwnerView(studio, settings).routes()  # type: ignore[attr-defined]
@@ -84,9 +84,14 @@ def make_links(studio: Studio, settings: AppSettings) -> ClipLinks:
     return links
 
 
-def sharing(demo: gr.Blocks, ui: Layout, shares: SharePage) -> None:
-    """The showcase's buttons, the player's "Copy link", and the page a link opens (with Remix)."""
-    s = ui.sharing
+def sharing(demo: gr.Blocks, ui: Layout, shares: SharePage, page: Page) -> None:
+    """The showcase's buttons, the player's "Copy link" (a card's Share puts its clip there), and the
+    page a link opens (with Remix)."""
+    s, kept = ui.sharing, ui.kept
+    taken = {"inputs": [kept.card.entry_id, kept.history], "js": "(i, h) => rayStudio.cards.take(i, h)"}
+    picked = kept.card.share.click(CardButtons(page.studio, ui).pick, outputs=kept.current, **taken, **PRIVATE)
+    shown = picked.then(shares.entry_link, kept.current, s.link, **PRIVATE)  # also when it was already there
+    shown.then(None, js="() => document.querySelector('#share-link')?.scrollIntoView({block: 'center'})")
     for button, clip in ui.showcase:
         button.click(functools.partial(shares.form, clip.form_values()), None, ui.form, **PRIVATE)
     ui.kept.current.change(shares.entry_link, ui.kept.current, s.link, **PRIVATE)
@@ -176,8 +181,6 @@ def history_cards(ui: Layout, page: Page) -> None:
     continue_from(card.further.click(buttons.pick, outputs=kept.current, **taken, **PRIVATE).then, ui, page)
     card.delete.click(buttons.delete, outputs=kept.history, **taken, **PRIVATE)
     card.undo.click(buttons.undo, outputs=kept.history, **taken, **PRIVATE)
-    shared = card.share.click(buttons.pick, outputs=kept.current, **taken, **PRIVATE)
-    shared.then(None, js="() => document.querySelector('#share-link')?.scrollIntoView({block: 'center'})")
 
 
 def keyframes(ui: Layout, page: Page) -> None:
