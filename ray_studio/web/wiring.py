@@ -88,7 +88,7 @@ def sharing(demo: gr.Blocks, ui: Layout, shares: SharePage, page: Page) -> None:
     """The showcase's buttons, the player's "Copy link" (a card's Share puts its clip there), and the
     page a link opens (with Remix)."""
     s, kept = ui.sharing, ui.kept
-    taken = {"inputs": [kept.card.entry_id, kept.history], "js": "(i, h) => rayStudio.cards.take(i, h)"}
+    taken = card_inputs(kept)
     picked = kept.card.share.click(CardButtons(page.studio, ui).pick, outputs=kept.current, **taken, **PRIVATE)
     shown = picked.then(shares.entry_link, kept.current, s.link, **PRIVATE)  # also when it was already there
     shown.then(None, js="() => document.querySelector('#share-link')?.scrollIntoView({block: 'center'})")
@@ -169,11 +169,16 @@ def continuing(ui: Layout, page: Page) -> None:
     joined.success(lambda: gr.File(visible=True), None, player.chain_file, **PRIVATE)
 
 
+def card_inputs(kept: Any) -> dict[str, Any]:
+    """What a card's button sends: the id page.js handed over (``rayStudio.cards.take``), and the history."""
+    return {"inputs": [kept.card.entry_id, kept.history], "js": "(i, h) => rayStudio.cards.take(i, h)"}
+
+
 def history_cards(ui: Layout, page: Page) -> None:
     """The history drawn in the browser on each change, and the cards' buttons, each given the entry's id."""
     kept, card, buttons = ui.kept, ui.kept.card, CardButtons(page.studio, ui)
     kept.history.change(None, kept.history, None, js="(h) => rayStudio.cards.render(h)")
-    taken = {"inputs": [card.entry_id, kept.history], "js": "(i, h) => rayStudio.cards.take(i, h)"}
+    taken = card_inputs(kept)
     restored = card.restore.click(buttons.restore, outputs=ui.form, **taken, **PRIVATE)
     restored.then(None, js="() => rayStudio.cards.restored()")
     rerun = card.rerun.click(buttons.restore, outputs=ui.form, **taken, **PRIVATE)
@@ -247,7 +252,7 @@ def clip_links(ui: Layout, craft: Craft) -> None:
     links, kept, key = ui.links, ui.kept, ui.key.api_key
     outputs = [*ui.form, kept.continuing, ui.player.status, ui.keyframes.box]
     links.lead_in.click(craft.lead_in_current, [kept.current, key], outputs, **QUEUED)
-    taken = {"inputs": [kept.card.entry_id, kept.history], "js": "(i, h) => rayStudio.cards.take(i, h)"}
+    taken = card_inputs(kept)
     picked = kept.card.leadin.click(CardButtons(craft.page.studio, ui).pick, outputs=kept.current, **taken, **PRIVATE)
     picked.then(craft.lead_in_current, [kept.current, key], outputs, **QUEUED)
     kept.current.change(lambda entry: gr.Button(interactive=bool(entry)), kept.current, links.lead_in, **PRIVATE)
