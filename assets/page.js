@@ -285,6 +285,100 @@ document.addEventListener("click", (event) => {
   if (card) window.rayStudio.cards.act(button.dataset.action, card.dataset.id);
 });
 
+// --------------------------------------------------------------------------- the variants' tiles
+// A set of variants in the result area, drawn from the data the server streams (#variant-tiles-data):
+// a tile per clip, named by what differs, its clip shown as soon as it is made; a tile that changed is
+// redrawn alone, so one clip arriving never restarts the others. Use this one and Continue go to the
+// server as a card's buttons do (the entry's id, then a hidden Gradio button; Continue is the cards').
+window.rayStudio.tiles = {
+  key(t) {
+    return [t.id, t.state, t.file, t.why, t.label].join("|");
+  },
+  list() {
+    const host = document.getElementById("variant-tiles");
+    if (!host) return null;
+    let list = host.querySelector(":scope > .tiles");
+    if (!list) {
+      list = document.createElement("div");
+      list.className = "tiles";
+      list.setAttribute("role", "list");
+      list.setAttribute("aria-label", "Variants");
+      host.appendChild(list);
+    }
+    return list;
+  },
+  render(tiles) {
+    const list = this.list();
+    if (!list) return [];
+    const cfg = window.rayStudio.cards.config();
+    const items = (Array.isArray(tiles) ? tiles : []).filter((t) => t && t.id);
+    const nodes = [...list.children];
+    const same = nodes.length === items.length && items.every((t, i) => nodes[i].dataset.id === t.id);
+    if (!same) list.replaceChildren(...items.map((t) => this.tile(t, cfg)));
+    else items.forEach((t, i) => nodes[i].dataset.key !== this.key(t) && nodes[i].replaceWith(this.tile(t, cfg)));
+    return [];
+  },
+  tile(t, cfg) {
+    const cards = window.rayStudio.cards;
+    const el = cards.el.bind(cards);
+    const tile = el("div", `variant-tile tile-${t.state}`);
+    tile.setAttribute("role", "listitem");
+    tile.dataset.id = t.id;
+    tile.dataset.key = this.key(t);
+    const media = el("div", "tile-media");
+    const url = t.file ? cards.clipUrl(cfg, t.file) : "";
+    if (t.state === "done" && url) {
+      const video = document.createElement("video");
+      Object.assign(video, { controls: true, playsInline: true, muted: true, autoplay: true, loop: true, src: url });
+      video.setAttribute("aria-label", t.label);
+      media.appendChild(video);
+    } else if (t.state === "failed") {
+      media.appendChild(el("p", "tile-note", "⚠️ Not made"));
+    } else {
+      media.appendChild(el("p", "tile-note", "⏳ Being made…"));
+    }
+    tile.appendChild(media);
+    tile.appendChild(el("p", "tile-label", t.state === "failed" ? `${t.label} · ⚠️ ${t.why}` : t.label));
+    if (t.state === "done" && url) {
+      const row = el("div", "tile-buttons");
+      for (const [text, action] of [["Use this one", "use"], ["Continue", "further"]]) {
+        const b = el("button", `tile-button tile-${action}`, text);
+        b.type = "button";
+        b.dataset.action = action;
+        b.setAttribute("aria-label", `${text}: ${t.label}`);
+        row.appendChild(b);
+      }
+      const save = el("a", "tile-button tile-download", "Download");
+      Object.assign(save, { href: url, download: t.file.split("/").pop() });
+      row.appendChild(save);
+      tile.appendChild(row);
+    }
+    return tile;
+  },
+  act(action, id) {
+    window.rayStudio.cards.pending = id;
+    document.querySelector(action === "use" ? "#tile-use-do" : "#card-further-do")?.click();
+  },
+  // After Use this one: the main player in sight.
+  used() {
+    document.getElementById("video")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    return [];
+  },
+  // After Stop waiting: the tiles still being made say where their clips will be.
+  stopped() {
+    for (const note of document.querySelectorAll("#variant-tiles .tile-running .tile-note")) {
+      note.textContent = "Stopped waiting: if Segmind has it, it will be in your clips below.";
+    }
+    return [];
+  },
+};
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("#variant-tiles button[data-action]");
+  const tile = button && button.closest(".variant-tile");
+  if (tile) window.rayStudio.tiles.act(button.dataset.action, tile.dataset.id);
+});
+
 // Generate refuses, in the browser and before any round trip, an empty prompt and a keyframe URL this
 // browser could not load as an image (it would be paid for and fail) until it is changed or cleared
 // (a capturing listener runs before Gradio's own on the button).

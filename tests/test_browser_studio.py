@@ -1,4 +1,4 @@
-"""The experiment bench in headless Chromium: history that stays, variants side by side, keyframes
+"""The experiment bench in headless Chromium: history that stays, variants through a reload, keyframes
 from the visitor's own files, continuing a clip, and the small things a person notices."""
 
 from __future__ import annotations
@@ -109,30 +109,6 @@ def test_a_clip_the_server_no_longer_has_says_so_and_can_be_made_again(page, stu
 
 
 # --------------------------------------------------------------------------- variants
-
-
-def test_a_2x2_variants_grid_plays_with_its_cost_shown_first(page, upstream):
-    page.get_by_text("Variants: several wordings and shapes at once").click()
-    page.locator("#variant-prompts textarea").fill("a lighthouse at dusk\na lighthouse in a storm")
-    page.locator("#variants-cost", has_text="These 4 clips cost $1.50").wait_for()
-    assert upstream.received == []
-    upstream.default = Reply(processing=1.0)
-    page.locator("#run-variants").click()
-    for i in range(4):
-        wait_until_playing(page, f"#variant-{i} video")
-    bodies = sorted((s.body["prompt"], s.body["aspect_ratio"]) for s in upstream.submissions)
-    assert bodies == sorted(
-        (p, r) for p in ("a lighthouse at dusk", "a lighthouse in a storm") for r in ("16:9", "9:16")
-    )
-    labels = [page.locator(f"#variant-{i}").inner_text() for i in range(4)]
-    assert any("storm" in label and "9:16" in label for label in labels)
-    page.locator(CARDS).nth(3).wait_for()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#variants").scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "variants-desktop.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.locator("#variants").scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "variants-mobile.png"), full_page=True)
 
 
 def test_variants_reloaded_while_they_are_still_being_sent_all_end_in_the_history(page, upstream):

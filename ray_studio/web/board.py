@@ -114,6 +114,11 @@ class Tracked:
         return self.shared and (self.result is not None or (key is not None and key_tag(key) == self.key_tag))
 
     @property
+    def charged(self) -> bool:
+        """Whether this job may have cost money: its clip was made, or it failed in a way that may be billed."""
+        return self.result is not None or self.maybe_billed
+
+    @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 

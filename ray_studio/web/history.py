@@ -122,11 +122,16 @@ def entry_for(
         entry.update(took=round(tracked.result.elapsed_seconds, 1), size=tracked.result.size_bytes)
         if tracked.result.cost is not None:
             entry["cost"] = tracked.result.cost
-        entry["file"] = f"{tracked.ticket}/{tracked.target.name}"
+        entry["file"] = entry_file(tracked)
     if tracked.error is not None:
         entry["error"] = tracked.error.visitor_message(own_key)
     entry["line"] = entry_line(entry)  # for the card (page.js draws it); not signed, not trusted
     return entry
+
+
+def entry_file(tracked: Tracked) -> str:
+    """Where a made clip is in the clip folder, as its entry (and its variant tile) names it."""
+    return f"{tracked.ticket}/{tracked.target.name}"
 
 
 def trimmed(history: Any) -> list[dict[str, Any]]:

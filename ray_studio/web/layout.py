@@ -102,6 +102,14 @@ class ClipLinks(NamedTuple):
     bridge: gr.Button
 
 
+class Tiles(NamedTuple):
+    """A set of variants' tiles (drawn by page.js from ``data``) and their Use this one (given the entry's
+    id as a history card's buttons are; their Continue is the cards')."""
+
+    data: gr.JSON
+    use: gr.Button
+
+
 class Player(NamedTuple):
     status: gr.Markdown
     video: gr.Video
@@ -109,7 +117,7 @@ class Player(NamedTuple):
     extend: gr.Button
     join: gr.Button
     chain_file: gr.File
-    slots: list[gr.Video]  # the variants' players
+    tiles: Tiles  # a set of variants, above the player
 
 
 class Kept(NamedTuple):
@@ -198,7 +206,7 @@ def build(
             variants = variants_form(variants_price(studio, "", DEFAULT_VARIANT_RATIOS, False, DEFAULT_DURATION))
             key = key or key_box(open=False)
         with gr.Column(scale=6):
-            player = result_player(settings.max_variants)
+            player = result_player()
             links = clip_links()
             sharing = share_controls()
             shown = showcase_gallery(showcase.clips if showcase else [])
@@ -356,8 +364,9 @@ def clip_links() -> ClipLinks:
     return ClipLinks(lead_in, bridge_from, bridge_to, bridge)
 
 
-def result_player(max_variants: int) -> Player:
+def result_player() -> Player:
     status = gr.Markdown(elem_id="clip-status")
+    tiles = variant_tiles()
     video = gr.Video(label="Video", autoplay=True, buttons=["download"], interactive=False, elem_id="video", height=440)
     # Serve our clips as they are. With ffmpeg installed (as on Spaces) Gradio would ffprobe every
     # clip in the event loop's path and re-encode any it does not recognise; Segmind's are H.264
@@ -369,16 +378,17 @@ def result_player(max_variants: int) -> Player:
         extend = gr.Button("Continue from this clip", elem_id="extend", size="sm", interactive=False)
         join = gr.Button("Download the chain as one MP4", elem_id="join", size="sm", visible=False)
     chain_file = gr.File(label="The chain, joined", visible=False, elem_id="chain-file")
-    slots = []
-    with gr.Column(elem_id="variants"):
-        for row in range(0, max_variants, 2):
-            with gr.Row():
-                for i in range(row, min(row + 2, max_variants)):
-                    slot = gr.Video(visible=False, autoplay=True, loop=True, interactive=False,
-                                    buttons=["download"], elem_id=f"variant-{i}")  # fmt: skip
-                    slot.postprocess = serve_as_is
-                    slots.append(slot)
-    return Player(status, video, info, extend, join, chain_file, slots)
+    return Player(status, video, info, extend, join, chain_file, tiles)
+
+
+def variant_tiles() -> Tiles:
+    """Where a set of variants shows, above the player (page.js draws the tiles; an empty player hides
+    while they show: page.css)."""
+    gr.HTML("", min_height=0, elem_id="variant-tiles", padding=False)
+    with gr.Row(visible="hidden", elem_id="variant-tiles-do"):
+        data = gr.JSON([], visible="hidden", elem_id="variant-tiles-data")
+        use = gr.Button(visible="hidden", elem_id="tile-use-do")
+    return Tiles(data, use)
 
 
 def share_controls() -> Sharing:

@@ -28,7 +28,7 @@ from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio
 from ray_studio.web.ways_in import WaysIn
-from ray_studio.web.words import captions, status_line
+from ray_studio.web.words import status_line
 
 if TYPE_CHECKING:
     from ray_studio.web.layout import Layout
@@ -168,6 +168,7 @@ class Page(WaysIn):
             ui.player.info: "",
             ui.kept.current: None,
             ui.variants.run: gr.Button(interactive=False),
+            ui.player.tiles.data: [],  # the last set's tiles go: the result area shows what is made now
         }
 
     def idle(self) -> Shown:
@@ -218,74 +219,6 @@ class Page(WaysIn):
             # The clip first, alone: the history (its card) follows in an update of its own.
             yield {player.status: self.status(tracked), player.video: str(result.path), player.info: summary}
             yield {kept.history: history, kept.current: history[0]}
-
-    async def variants_in_page(
-        self, prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, api_key, history, cameras=(),
-        request: gr.Request = None,  # type: ignore[assignment]
-        profile: gr.OAuthProfile | None = None,
-    ) -> AsyncIterator[Shown]:  # fmt: skip
-        visitor = self.visitor(request, profile)
-        player, kept = self.ui.player, self.ui.kept
-        with self.turn(visitor, api_key):
-            history = trimmed(history)
-            try:
-                loops = [False, True] if loop_both else [bool(loop)]
-                requests = self.studio.variant_requests(
-                    prompts, aspect_ratios, duration, loops, start_url, end_url, cameras
-                )
-                tracked, own_key = await self.studio.start_many(requests, api_key, visitor)
-            except RayError as err:
-                yield {player.status: self.failure_line(err, api_key)}
-                raise self.error(err, api_key) from None
-            names = captions(requests)
-            cleared = {slot: gr.Video(visible=False) for slot in player.slots}
-            for slot, name in zip(player.slots, names, strict=False):  # a slot for each clip, the rest hidden
-                cleared[slot] = gr.Video(value=None, label=name, visible=True)
-            for t in tracked:  # kept from the start: a reload or Cancel while they are sent finds them
-                history = self.studio.remember(history, t, own_key)
-            yield {player.status: f"Starting {len(requests)} clips…", **cleared, kept.history: history}
-            try:
-                async for shown in self._follow_variants(tracked, names, history, own_key):
-                    yield shown
-            except asyncio.CancelledError:
-                for t in tracked:
-                    self.studio.board.abandon(t)
-                raise
-            failed = [t.error for t in tracked if t.error is not None]
-            if failed and len(failed) == len(tracked):
-                raise self.error(failed[0], api_key)
-
-    async def _follow_variants(
-        self, tracked: list[Tracked], names: list[str], history: list[dict], own_key: bool
-    ) -> AsyncIterator[Shown]:
-        """Each variant in its player when it ends, the status line, and the history as entries change."""
-        player = self.ui.player
-        played: set[int] = set()
-        # (job id, finished) each variant's history entry was written with
-        recorded: dict[int, tuple] = {i: (t.job_id, t.finished) for i, t in enumerate(tracked)}
-        while True:
-            shown: Shown = {}
-            for i, t in enumerate(tracked):
-                if t.finished and i not in played:
-                    played.add(i)
-                    label = names[i] if t.result else f"{names[i]}: {t.error.title if t.error else 'stopped'}"
-                    shown[player.slots[i]] = gr.Video(value=str(t.result.path) if t.result else None, label=label)
-                mark = (t.job_id, t.finished)
-                if recorded[i] != mark:  # again once Segmind gave an id, and when done
-                    history = self.studio.remember(history, t, own_key)
-                    recorded[i] = mark
-                    shown[self.ui.kept.history] = history
-            running = [t for t in tracked if not t.finished]
-            yield {player.status: self._variants_line(tracked, running), **shown}
-            if not running:
-                return
-            await asyncio.sleep(1.0)
-
-    def _variants_line(self, tracked: list[Tracked], running: list[Tracked]) -> str:
-        made = sum(1 for t in tracked if t.result is not None)
-        failed = [t.error for t in tracked if t.finished and t.result is None and t.error]
-        line = f"{made} of {len(tracked)} made" + (f", {len(failed)} failed ({failed[0].title})" if failed else "")
-        return line + (f" · {self.status(running[0])}" if running else "")
 
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without

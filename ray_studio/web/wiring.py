@@ -31,6 +31,7 @@ from ray_studio.web.share_page import READ_LINK_JS, SharePage
 from ray_studio.web.showcase import Showcase, poster_folder_beside
 from ray_studio.web.spending import SpendGate
 from ray_studio.web.studio import Studio
+from ray_studio.web.variant_tiles import VariantTiles
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False}  # small events: no queue
 # Waiting on Segmind costs this server nothing but a task, so Gradio runs every generation at
@@ -117,7 +118,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
 
 
 def busy_outputs(ui: Layout) -> list[Any]:
-    return [*ui.buttons, ui.player.video, ui.player.info, ui.kept.current]
+    return [*ui.buttons, ui.player.video, ui.player.info, ui.kept.current, ui.player.tiles.data]
 
 
 def generation(ui: Layout, page: Page) -> gr.events.Dependency:
@@ -138,14 +139,27 @@ def generation(ui: Layout, page: Page) -> gr.events.Dependency:
 
 def variants(ui: Layout, page: Page) -> gr.events.Dependency:
     form, frames, player = ui.variants, ui.keyframes, ui.player
+    tiles = VariantTiles(page)
     inputs = [form.prompts, form.ratios, ui.shot.duration, form.loop_both, ui.shot.loop, frames.start.url,
               frames.end.url, ui.key.api_key, ui.kept.history, form.cameras]  # fmt: skip
     locked = form.run.click(page.busy, ui.shot.loop, busy_outputs(ui), **FOCUS_THEN_BUSY)
-    run = locked.then(page.variants_in_page, inputs, [player.status, *player.slots, ui.kept.history], **IN_PAGE)
+    run = locked.then(tiles.run, inputs, [player.status, player.tiles.data, ui.kept.history], **IN_PAGE)
     run.then(page.idle, None, ui.buttons, **PRIVATE)
     run.failure(page.idle, None, ui.buttons, **PRIVATE)
     run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
+    variant_tiles(ui, page, tiles)
     return run
+
+
+def variant_tiles(ui: Layout, page: Page, tiles: VariantTiles) -> None:
+    """The tiles drawn in the browser on each change; Use this one (a tile's Continue is a card's)."""
+    player, kept = ui.player, ui.kept
+    player.tiles.data.change(None, player.tiles.data, None, js="(t) => rayStudio.tiles.render(t)")
+    outputs = [player.video, player.info, kept.current, *ui.form]
+    # Queued: a State changed by an unqueued event does not fire its .change (the player's buttons follow it).
+    used = player.tiles.use.click(tiles.use, outputs=outputs, **card_inputs(kept), **QUEUED)
+    used.then(page.chain_button, [kept.history, kept.current], player.join, **PRIVATE)
+    used.then(None, js="() => rayStudio.tiles.used()")
 
 
 def cancel(ui: Layout, page: Page, runs: list[gr.events.Dependency]) -> None:
@@ -153,6 +167,7 @@ def cancel(ui: Layout, page: Page, runs: list[gr.events.Dependency]) -> None:
     # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
     stop = ui.controls.cancel.click(page.cancelled, None, [*ui.buttons, status], cancels=runs, api_visibility="private")
     stop.then(page.keep_after_cancel, [history, ui.key.api_key], [status, history], **QUEUED)
+    stop.then(None, js="() => rayStudio.tiles.stopped()")
 
 
 def continue_from(listener: Any, ui: Layout, page: Page) -> None:
