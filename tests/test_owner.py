@@ -170,7 +170,7 @@ def test_paused_the_api_the_variants_and_the_page_are_refused_and_nothing_is_sen
     assert owner_post(running.url, "/owner/pause").status_code == 200
     refusals = [
         alice.generate("a fox"),
-        alice.result("variants", alice.call("variants", ["a fox\na kite", ["16:9"], 5, False, "", "", ""])),
+        alice.result("variants", alice.call("variants", ["a fox\na kite", ["16:9"], 5, False, "", "", "", []])),
         alice.join_and_wait(alice.page_fn, alice.page_data("a fox")),
     ]
     for refusal in refusals:

@@ -225,7 +225,7 @@ class Studio(FramesAndChains, PromptRewrites):
     ) -> list[VideoRequest]:  # fmt: skip
         """Every wording × shape × loop value (``loops``: one, or on and off) × camera move (``cameras``:
         Luma's names; none for the wording as it is): checked and capped before anything is sent."""
-        plan = plan_variants(prompts, aspect_ratios, tuple(loops), tuple(cameras or ()))
+        plan = plan_variants(prompts, aspect_ratios, tuple(loops), () if cameras is None else cameras)
         plan.check(self.settings.max_variants)
         return plan.requests(duration, start, end)
 

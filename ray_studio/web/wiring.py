@@ -11,6 +11,7 @@ import anyio.to_thread
 import gradio as gr
 from gradio.utils import get_upload_folder
 
+from ray_studio.client.camera import CAMERA_MOVES
 from ray_studio.client.client import RayClient
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
 from ray_studio.web import layout
@@ -230,7 +231,8 @@ def endpoints(page: Page, craft: Craft) -> None:
     duration = ({"enum": list(DURATIONS), "type": "integer", "title": "Duration"}, DEFAULT_DURATION)
     generate_types = {"aspect_ratio": (ratio, DEFAULT_ASPECT_RATIO), "duration": duration}
     ratios = ({"type": "array", "items": ratio}, DEFAULT_VARIANT_RATIOS)
-    variants_types = {"aspect_ratios": ratios, "duration": duration}
+    cameras = ({"type": "array", "items": {"enum": list(CAMERA_MOVES), "type": "string"}}, [])
+    variants_types = {"aspect_ratios": ratios, "duration": duration, "cameras": cameras}
     api(page.generate, "generate", ("clip", "summary"), generate_types, **UNLIMITED)
     api(page.variants, "variants", ("clips", "summary"), variants_types, **UNLIMITED)
     api(craft.enhance, "enhance", ("prompt",), **UNLIMITED)
