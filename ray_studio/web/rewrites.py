@@ -11,6 +11,7 @@ from ray_studio.client.client import RayClient
 from ray_studio.client.enhance import check_prompt
 from ray_studio.client.errors import RayError
 from ray_studio.client.transport import surely_not_billed
+from ray_studio.client.wording import format_usd
 from ray_studio.web.identity import Visitor
 from ray_studio.web.key_alert import alert_reason
 from ray_studio.web.record import Recorder
@@ -23,10 +24,17 @@ class PromptRewrites:
 
     client: RayClient
     recorder: Recorder | None
+    has_owner_key: bool
 
     key_for: Any
     _admit: Any
     _thread: Any
+
+    def enhance_price_line(self) -> str:
+        """What one Enhance costs on the page's key (RAY_ENHANCE_PRICE), for the page; "" without a page key."""
+        if not self.has_owner_key:
+            return ""
+        return f"Enhance costs {format_usd(self.client.settings.enhance_price)} on this page's key"
 
     async def enhance(self, prompt: Any, api_key: Any, visitor: Visitor) -> str:
         """``prompt`` rewritten by the LLM (RayClient.enhance): the key rules of a clip, then on the page's

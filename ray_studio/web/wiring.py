@@ -4,6 +4,7 @@ block) per event between them."""
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     form_lines(ui, page)
     remembered_key(ui)
     on_load(demo, ui, page)
+    enhance_price(demo, page)
     endpoints(page, craft)
     allowance(demo, ui, page, runs)
 
@@ -222,6 +224,12 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(None, ui.kept.history, None, js="(h) => rayStudio.cards.render(h)")  # at once, before pick_up
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
     loaded.then(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)  # today's budget as it is now
+
+
+def enhance_price(demo: gr.Blocks, page: Page) -> None:
+    """Enhance's price on the page's key as the button's tooltip (a Gradio Button takes no title)."""
+    if line := page.studio.enhance_price_line():
+        demo.load(None, js=f"() => document.getElementById('enhance')?.setAttribute('title', {json.dumps(line)})")
 
 
 def endpoints(page: Page, craft: Craft) -> None:
