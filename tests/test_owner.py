@@ -81,7 +81,7 @@ def enhance(caller: Caller, prompt: str = "a fox in the snow", api_key: str = ""
 def key_alert(url: str) -> str | None:
     """The owner's alert about the page's key, as the owner's page shows it (None: there is none)."""
     found = re.search(r'<p class="alert" role="alert" id="key-alert"><b>(.*?)</b></p>', owner_get(url, "/owner").text)
-    return html.unescape(found[1]) if found else None
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])) if found else None
 
 
 def allowance(caller: Caller, api_key: str = "") -> str:
@@ -279,7 +279,7 @@ def test_an_enhance_on_the_pages_key_is_recorded_apart_from_clips_and_counted_in
     ]
     tiles = owner_get(running.url, "/owner").text
     assert f"Spent today (UTC)<b>${FIVE_S + ENHANCE_PRICE:.3f}" in tiles
-    assert "Enhance<b>1 · $0.01</b>" in tiles and "Clips<b>$0.375</b>" in tiles
+    assert "Enhance calls · spent<b>1 · $0.01</b>" in tiles and "Spent on clips<b>$0.375</b>" in tiles
 
 
 def test_an_enhance_refused_by_its_limit_is_recorded_with_the_rule(launch, upstream):

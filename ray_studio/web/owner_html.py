@@ -10,6 +10,7 @@ import shlex
 from datetime import datetime, timedelta, timezone
 from html import escape
 
+from ray_studio.client.errors import API_KEYS_PAGE, BILLING_PAGE
 from ray_studio.client.wording import format_usd
 from ray_studio.web.key_alert import KeyAlert
 from ray_studio.web.record import OUTCOMES, SpendEvent
@@ -25,7 +26,9 @@ min-width:120px}.tile b{display:block;font-size:1.3em}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;
 text-align:left;vertical-align:top}.scroll{overflow-x:auto}code{font-size:.85em;word-break:break-all}
 .paused{background:#fff1e5;border:1px solid #d4a72c;border-radius:8px;padding:8px 12px}
-.alert{background:#ffebe9;border:2px solid #cf222e;border-radius:8px;padding:10px 14px;color:#82071e}
+.alert{background:#ffebe9;border:2px solid #cf222e;border-radius:8px;padding:10px 14px;color:#82071e;
+overflow-wrap:anywhere}
+.alert a{color:inherit}
 button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid #8c959f;background:#f6f8fa;cursor:pointer}
 svg{width:100%;height:auto;max-height:220px}svg text{font:10px system-ui,sans-serif;fill:#57606a}
 .bar{fill:#4f7fd9}form.inline{display:inline}
@@ -73,7 +76,10 @@ def _alert(alert: KeyAlert | None, now: float) -> str:
     """While Segmind refuses the page's key, before anything else."""
     if alert is None:
         return ""
-    return f'<p class="alert" role="alert" id="key-alert"><b>{escape(alert.line(now))}</b></p>'
+    line = escape(alert.line(now))
+    for page in (BILLING_PAGE, API_KEYS_PAGE):
+        line = line.replace(page, f'<a href="{page}">{page}</a>')
+    return f'<p class="alert" role="alert" id="key-alert"><b>{line}</b></p>'
 
 
 def _switch(paused: bool | None) -> str:
@@ -106,16 +112,16 @@ def _today(today: list[SpendEvent], budget: float | None, counted: float | None)
     tiles = [_tile("Spent today (UTC)", format_usd(spent) + (f" of {format_usd(budget)}" if budget else ""))]
     if counted is not None:
         tiles.append(_tile("Counted by the limits", format_usd(counted)))
-    tiles.append(_tile("Clips", format_usd(sum(e.cost for e in clips))))
+    tiles.append(_tile("Spent on clips", format_usd(sum(e.cost for e in clips))))
     tiles += [_tile(f"clips {outcome}", str(outcomes[outcome])) for outcome in OUTCOMES]
     asked = sum(e.outcome != "refused" for e in rewrites)
-    tiles.append(_tile("Enhance", f"{asked} · {format_usd(sum(e.cost for e in rewrites))}"))
+    tiles.append(_tile("Enhance calls · spent", f"{asked} · {format_usd(sum(e.cost for e in rewrites))}"))
     by_rule = ", ".join(f"{escape(rule)}: {n}" for rule, n in rules.most_common()) or "none"
     refused = sum(e.outcome == "refused" for e in rewrites)
     note = (
         "<p>“Counted by the limits” also holds clips still being made; the record has each clip once it ended. "
-        f"Clips refused today by rule: {by_rule}. Enhance: prompt rewrites sent to Segmind on the page's key "
-        f"({refused} refused besides).</p>"
+        f"Clips refused today by rule: {by_rule}. Enhance calls are the prompt rewrites sent to Segmind on the "
+        f"page's key; {refused} more were refused.</p>"
     )
     return '<h2>Today</h2><div class="tiles" id="today">' + "".join(tiles) + "</div>" + note
 
