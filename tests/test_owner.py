@@ -4,6 +4,7 @@ chosen loopback addresses (tests/visitor_http.py); the stand-in counts what reac
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import html
@@ -17,16 +18,21 @@ import httpx
 import pytest
 
 import app
+from ray_studio.client.client import RayClient
+from ray_studio.client.errors import UploadAuthenticationError
 from ray_studio.client.settings import Settings
+from ray_studio.web.board import JobBoard
+from ray_studio.web.identity import Visitor
 from ray_studio.web.key_alert import KeyAlert
 from ray_studio.web.policy import SpendPolicy
-from ray_studio.web.record import open_store
+from ray_studio.web.record import Recorder, SqliteRecord, open_store
 from ray_studio.web.refusals import PAUSED_LINE
-from ray_studio.web.spending import OWN_KEY_ALLOWANCE
-from tests.app_harness import RunningApp, running_app
+from ray_studio.web.spending import OWN_KEY_ALLOWANCE, SpendGate
+from ray_studio.web.studio import Studio
+from tests.app_harness import RunningApp, client_settings, running_app
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.redis_server import running_redis
-from tests.segmind_standin import SegmindStandIn
+from tests.segmind_standin import Reply, SegmindStandIn
 from tests.spend_attack import launched_apps
 from tests.visitor_http import Caller
 
@@ -236,35 +242,6 @@ def test_two_app_processes_on_one_redis_share_one_record_and_one_pause(upstream,
             assert len(upstream.submissions) == 1
 
 
-# --------------------------------------------------------------------------- the page, in a browser
-
-
-@pytest.mark.browser
-def test_the_owner_page_in_a_browser_at_laptop_and_phone_widths(launch, chromium):
-    running = launch()
-    alice = Caller(running.url, source="127.0.0.2")
-    assert alice.generate("a fox").ok and alice.generate("a kite").ok and not alice.generate("a boat").ok
-    ARTIFACTS.mkdir(exist_ok=True)
-    for width, name in ((1366, "owner-1366.png"), (390, "owner-390.png")):
-        context = chromium.new_context(viewport={"width": width, "height": 900}, http_credentials=dict(
-            username=OWNER[0], password=OWNER[1]))  # fmt: skip
-        page = context.new_page()
-        page.goto(running.url + "owner")
-        assert page.locator("#events tr").count() == 4  # a header and three events
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-        context.close()
-    context = chromium.new_context(http_credentials=dict(username=OWNER[0], password=OWNER[1]))
-    page = context.new_page()
-    page.goto(running.url + "owner")
-    page.click("#pause")
-    page.wait_for_selector("#resume")
-    assert PAUSED_LINE in alice.generate("a fox").message
-    page.click("#resume")
-    page.wait_for_selector("#pause")
-    context.close()
-
-
 # --------------------------------------------------------------------------- Enhance in the record
 
 
@@ -368,6 +345,23 @@ def test_the_owner_is_warned_in_the_log_once_per_occurrence_without_the_key(laun
     assert not any(OWNER_KEY in r.getMessage() or OWNER_KEY[:8] in r.getMessage() for r in caplog.records)
 
 
+def test_a_keyframe_upload_refused_on_the_pages_key_raises_the_alert(upstream, tmp_path):
+    from PIL import Image
+
+    upstream.then_upload(Reply(status=401))
+    client = RayClient(client_settings(upstream.base_url, OWNER_KEY))
+    recorder = Recorder(SqliteRecord(":memory:"))
+    studio = Studio(client, JobBoard(client, concurrency=1, threads=1), SpendGate(NO_LIMITS), tmp_path / "clips",
+                    recorder=recorder)  # fmt: skip
+    (tmp_path / "uploads").mkdir()
+    Image.new("RGB", (200, 200), (10, 200, 30)).save(tmp_path / "uploads" / "a.png")
+    visitor = Visitor("ip:127.0.0.2", "127.0.0.2")
+    with pytest.raises(UploadAuthenticationError), client:
+        asyncio.run(studio.keyframe(str(tmp_path / "uploads" / "a.png"), "a.png", "", visitor, tmp_path / "uploads"))
+    alert = recorder.key_alert()
+    assert alert is not None and (alert.reason, alert.status) == ("key-refused", 401)
+
+
 @pytest.mark.parametrize("where", ["sqlite", "redis"])
 def test_an_alert_is_kept_once_and_cleared_only_by_a_success_that_started_after_it(where, tmp_path):
     with contextlib.ExitStack() as stack:
@@ -379,3 +373,32 @@ def test_an_alert_is_kept_once_and_cleared_only_by_a_success_that_started_after_
         assert store.key_alert() == first
         assert store.clear_key_alert(before=1000.5)
         assert store.key_alert() is None
+
+
+# --------------------------------------------------------------------------- the page, in a browser
+
+
+@pytest.mark.browser
+def test_the_owner_page_in_a_browser_at_laptop_and_phone_widths(launch, chromium):
+    running = launch()
+    alice = Caller(running.url, source="127.0.0.2")
+    assert alice.generate("a fox").ok and alice.generate("a kite").ok and not alice.generate("a boat").ok
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, name in ((1366, "owner-1366.png"), (390, "owner-390.png")):
+        context = chromium.new_context(viewport={"width": width, "height": 900}, http_credentials=dict(
+            username=OWNER[0], password=OWNER[1]))  # fmt: skip
+        page = context.new_page()
+        page.goto(running.url + "owner")
+        assert page.locator("#events tr").count() == 4  # a header and three events
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+        context.close()
+    context = chromium.new_context(http_credentials=dict(username=OWNER[0], password=OWNER[1]))
+    page = context.new_page()
+    page.goto(running.url + "owner")
+    page.click("#pause")
+    page.wait_for_selector("#resume")
+    assert PAUSED_LINE in alice.generate("a fox").message
+    page.click("#resume")
+    page.wait_for_selector("#pause")
+    context.close()
