@@ -38,8 +38,8 @@ MiB = 1 << 20
 PAYLOAD = {"prompt": "bench", "aspect_ratio": "16:9", "duration": 5, "loop": False}
 # /generate: prompt, aspect ratio, duration, loop, start and end image URLs, key.
 GENERATE_INPUTS = ["bench", "16:9", 5, False, "", "", ""]
-# /variants: wordings (one per line), aspect ratios, duration, loop, start and end image URLs, key.
-VARIANTS_INPUTS = ["bench, first wording\nbench, second wording", ["16:9", "9:16"], 5, False, "", "", ""]
+# /variants: wordings (one per line), aspect ratios, duration, loop, start and end image URLs, key, camera moves.
+VARIANTS_INPUTS = ["bench, first wording\nbench, second wording", ["16:9", "9:16"], 5, False, "", "", "", []]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

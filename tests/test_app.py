@@ -136,7 +136,9 @@ def test_only_generate_variants_enhance_and_allowance_are_in_the_api(studio):
     assert sorted(info["named_endpoints"]) == ["/allowance", "/enhance", "/generate", "/variants"]
     assert info["unnamed_endpoints"] == {}
     params = [p["parameter_name"] for p in info["named_endpoints"]["/variants"]["parameters"]]
-    assert params == ["prompts", "aspect_ratios", "duration", "loop", "start_image_url", "end_image_url", "api_key"]
+    assert params == [
+        "prompts", "aspect_ratios", "duration", "loop", "start_image_url", "end_image_url", "api_key", "cameras"
+    ]  # fmt: skip
 
 
 def test_a_visitor_key_is_used_for_that_request_only(api, upstream):

@@ -162,7 +162,9 @@ def test_a_visitors_nth_clip_is_made_and_the_next_is_refused(page, upstream, lim
 def test_a_set_of_exactly_the_visitors_limit_is_made_and_one_more_clip_is_refused(page, upstream):
     running = page(visitor_limits="3 per minute")
     alice = visitor(running, 2)
-    made = alice.result("variants", alice.call("variants", ["a fox\na kite\na boat", ["16:9"], 5, False, "", "", ""]))
+    made = alice.result(
+        "variants", alice.call("variants", ["a fox\na kite\na boat", ["16:9"], 5, False, "", "", "", []])
+    )
     assert made.ok, made.text
     assert alice.generate("one more").title == "Limit reached"
     assert len(upstream.submissions) == 3

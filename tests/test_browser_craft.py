@@ -6,6 +6,7 @@ import pytest
 
 from ray_studio.client import media
 from ray_studio.client.camera import CAMERA_MOVES
+from ray_studio.client.wording import format_usd
 from tests.browser import open_page, wait_until_playing
 from tests.conftest import ARTIFACTS
 from tests.segmind_standin import Reply
@@ -51,6 +52,12 @@ def test_enhance_shows_a_suggestion_beside_the_prompt_and_use_it_then_generate_s
     assert upstream.submissions[-1].body["prompt"] == REWRITE
     page.locator("#enhance-undo").click()
     page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'a fox in the snow'")
+
+
+def test_the_enhance_buttons_tooltip_gives_its_price_on_the_pages_key(page, studio):
+    price = format_usd(studio.client.settings.enhance_price)
+    page.wait_for_function("() => document.querySelector('#enhance')?.title")
+    assert page.locator("#enhance").get_attribute("title") == f"Enhance costs {price} on this page's key"
 
 
 def test_a_camera_pick_adds_its_words_to_the_prompt_and_sends_nothing(page, upstream):

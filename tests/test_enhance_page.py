@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -68,6 +69,23 @@ def test_the_enhance_limit_does_not_use_up_the_clip_limit(upstream, tmp_path):
         enhance(running.url)
         video, _ = Client(running.url, verbose=False).predict(prompt="a fox", api_name="/generate")
     assert video and len(upstream.submissions) == 1
+
+
+def enhance_price_shown(url: str) -> str | None:
+    """The line under Enhance's suggestion, as the page's config carries it (None: there is none)."""
+    components = httpx.get(url + "config", trust_env=False, timeout=30).json()["components"]
+    lines = [c["props"]["value"] for c in components if c["props"].get("elem_id") == "enhance-price"]
+    return lines[0] if lines else None
+
+
+def test_on_the_pages_key_enhance_says_its_price_at_ray_enhance_price(upstream, tmp_path):
+    with running_app(upstream.base_url, OWNER_KEY, temp_dir=str(tmp_path), enhance_price=0.02) as running:
+        assert enhance_price_shown(running.url) == "Enhance costs $0.02 on this page's key."
+
+
+def test_without_a_page_key_enhance_names_no_price(upstream, tmp_path):
+    with running_app(upstream.base_url, None, temp_dir=str(tmp_path)) as running:
+        assert enhance_price_shown(running.url) is None
 
 
 def test_a_lead_in_joins_before_its_clip_and_a_bridge_between_its_two():

@@ -179,7 +179,7 @@ def fresh(upstream: SegmindStandIn) -> SegmindStandIn:
 
 
 def variants_data(prompts: list[str], duration: int = 5) -> list:
-    return ["\n".join(prompts), ["16:9"], duration, False, "", "", ""]
+    return ["\n".join(prompts), ["16:9"], duration, False, "", "", "", []]
 
 
 def test_after_one_clip_of_a_set_is_refused_exactly_its_price_is_free_again_on_the_page(fresh, tmp_path):

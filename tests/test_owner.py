@@ -4,9 +4,13 @@ chosen loopback addresses (tests/visitor_http.py); the stand-in counts what reac
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
+import html
 import io
+import logging
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,13 +18,21 @@ import httpx
 import pytest
 
 import app
+from ray_studio.client.client import RayClient
+from ray_studio.client.errors import UploadAuthenticationError
+from ray_studio.client.settings import Settings
+from ray_studio.web.board import JobBoard
+from ray_studio.web.identity import Visitor
+from ray_studio.web.key_alert import KeyAlert
 from ray_studio.web.policy import SpendPolicy
+from ray_studio.web.record import Recorder, SqliteRecord, open_store
 from ray_studio.web.refusals import PAUSED_LINE
-from ray_studio.web.spending import OWN_KEY_ALLOWANCE
-from tests.app_harness import RunningApp, running_app
+from ray_studio.web.spending import OWN_KEY_ALLOWANCE, SpendGate
+from ray_studio.web.studio import Studio
+from tests.app_harness import RunningApp, client_settings, running_app
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.redis_server import running_redis
-from tests.segmind_standin import SegmindStandIn
+from tests.segmind_standin import Reply, SegmindStandIn
 from tests.spend_attack import launched_apps
 from tests.visitor_http import Caller
 
@@ -28,6 +40,9 @@ OWNER = ("boss", "correct horse battery staple")
 FIVE_S = 0.375  # one 5 s clip at Segmind's listed price
 TWO_PER_TEN = SpendPolicy(visitor_limits="2 per 10 minutes", daily_budget=None)
 THREE_AND_FIVE = SpendPolicy(visitor_limits="3 per 10 minutes; 5 per day", daily_budget=None)
+NO_LIMITS = SpendPolicy(visitor_limits="off", daily_budget=None)
+OUT_OF_CREDITS = "Insufficient credits. Please recharge your account"
+ENHANCE_PRICE = Settings().enhance_price
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +78,16 @@ def spend_rows(url: str, days: int = 1) -> list[dict]:
     answer = owner_get(url, f"/owner/spend.csv?days={days}")
     assert answer.status_code == 200, answer.text
     return list(csv.DictReader(io.StringIO(answer.text)))
+
+
+def enhance(caller: Caller, prompt: str = "a fox in the snow", api_key: str = ""):
+    return caller.result("enhance", caller.call("enhance", [prompt, api_key]))
+
+
+def key_alert(url: str) -> str | None:
+    """The owner's alert about the page's key, as the owner's page shows it (None: there is none)."""
+    found = re.search(r'<p class="alert" role="alert" id="key-alert"><b>(.*?)</b></p>', owner_get(url, "/owner").text)
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])) if found else None
 
 
 def allowance(caller: Caller, api_key: str = "") -> str:
@@ -102,12 +127,24 @@ def test_the_owner_routes_answer_401_without_auth_or_with_a_wrong_password(launc
     assert Caller(running.url, source="127.0.0.3").generate("a kite").ok  # the wrong POSTs paused nothing
 
 
-def test_wrong_owner_passwords_are_limited_per_address(launch):
+def test_past_ten_wrong_passwords_the_owner_is_told_how_long_the_lockout_lasts(launch):
     running = launch()
     for _ in range(10):
         assert owner_get(running.url, "/owner", (OWNER[0], "guess")).status_code == 401
-    assert owner_get(running.url, "/owner", (OWNER[0], "guess")).status_code == 429
-    assert owner_get(running.url, "/owner").status_code == 429  # not even the right one, from there, for now
+    locked = owner_get(running.url, "/owner")  # the right password, from there, for now
+    assert locked.status_code == 429
+    assert 1 <= int(locked.headers["retry-after"]) <= 600
+    assert re.search(r"refused until \d\d:\d\d UTC \(in (\d+ min|under a minute)\)", locked.text), locked.text
+
+
+def test_during_a_lockout_the_right_password_is_answered_as_a_wrong_one_is(launch):
+    running = launch()
+    for _ in range(10):
+        owner_get(running.url, "/owner", (OWNER[0], "guess"))
+    right, wrong = owner_get(running.url, "/owner"), owner_get(running.url, "/owner", (OWNER[0], "guess 11"))
+    assert right.status_code == wrong.status_code == 429
+    assert re.sub(r"\d+", "N", right.text) == re.sub(r"\d+", "N", wrong.text)
+    assert right.headers.keys() - {"date"} == wrong.headers.keys() - {"date"}
 
 
 def test_the_record_is_still_there_after_a_restart(launch, tmp_path):
@@ -139,7 +176,7 @@ def test_paused_the_api_the_variants_and_the_page_are_refused_and_nothing_is_sen
     assert owner_post(running.url, "/owner/pause").status_code == 200
     refusals = [
         alice.generate("a fox"),
-        alice.result("variants", alice.call("variants", ["a fox\na kite", ["16:9"], 5, False, "", "", ""])),
+        alice.result("variants", alice.call("variants", ["a fox\na kite", ["16:9"], 5, False, "", "", "", []])),
         alice.join_and_wait(alice.page_fn, alice.page_data("a fox")),
     ]
     for refusal in refusals:
@@ -203,6 +240,139 @@ def test_two_app_processes_on_one_redis_share_one_record_and_one_pause(upstream,
             refused = Caller(second.url, source="127.0.0.3").generate("a kite")
             assert not refused.ok and PAUSED_LINE in refused.message
             assert len(upstream.submissions) == 1
+
+
+# --------------------------------------------------------------------------- Enhance in the record
+
+
+def test_an_enhance_on_the_pages_key_is_recorded_apart_from_clips_and_counted_in_the_day(launch, upstream):
+    running = launch()
+    alice = Caller(running.url, source="127.0.0.2")
+    assert enhance(alice).ok and alice.generate("a fox").ok
+    rows = spend_rows(running.url)
+    assert [(r["kind"], r["outcome"], float(r["cost_usd"])) for r in rows] == [
+        ("enhance", "made", ENHANCE_PRICE),
+        ("clip", "made", FIVE_S),
+    ]
+    tiles = owner_get(running.url, "/owner").text
+    assert f"Spent today (UTC)<b>${FIVE_S + ENHANCE_PRICE:.3f}" in tiles
+    assert "Enhance calls · spent<b>1 · $0.01</b>" in tiles and "Spent on clips<b>$0.375</b>" in tiles
+
+
+def test_an_enhance_refused_by_its_limit_is_recorded_with_the_rule(launch, upstream):
+    running = launch(SpendPolicy(visitor_limits="off", daily_budget=None, enhance_limits="1 per hour"))
+    alice = Caller(running.url, source="127.0.0.2")
+    assert enhance(alice).ok and not enhance(alice).ok
+    rows = spend_rows(running.url)
+    assert [(r["kind"], r["outcome"], r["rule"]) for r in rows] == [
+        ("enhance", "made", ""),
+        ("enhance", "refused", "visitor-limit"),
+    ]
+    assert len(upstream.chats) == 1
+
+
+def test_an_enhance_on_a_visitors_own_key_is_not_in_the_owners_record(launch, upstream):
+    running = launch()
+    enhance(Caller(running.url, source="127.0.0.2"), api_key="sg_visitor_own_key_0123456789")
+    assert len(upstream.chats) == 1
+    assert spend_rows(running.url) == []
+
+
+# --------------------------------------------------------------------------- Segmind refuses the page's key
+
+
+def test_out_of_credits_on_the_pages_key_puts_an_alert_first_on_the_owner_page(launch, upstream):
+    running = launch()
+    upstream.fail(406, OUT_OF_CREDITS)
+    refused = Caller(running.url, source="127.0.0.2").generate("a fox")
+    assert "out of credits" in refused.message
+    alert = key_alert(running.url)
+    assert alert is not None and re.fullmatch(
+        r"Segmind refused the page's key: out of credits \(HTTP 406\) at \d\d:\d\d UTC — visitors are told the "
+        r"page cannot make clips; recharge at https://cloud\.segmind\.com/console/billing\.",
+        alert,
+    ), alert
+    page = owner_get(running.url, "/owner").text
+    assert page.index('id="key-alert"') < page.index("<h2>Today")
+    assert [r["rule"] for r in spend_rows(running.url)] == ["out-of-credits"]
+
+
+def test_a_rejected_page_key_is_the_alert_too(launch, upstream):
+    running = launch()
+    upstream.fail(401)
+    assert not Caller(running.url, source="127.0.0.2").generate("a fox").ok
+    assert "the key was rejected (HTTP 401)" in (key_alert(running.url) or "")
+
+
+def test_the_alert_survives_a_restart(launch, upstream, tmp_path):
+    data = tmp_path / "kept"
+    first = launch(data_dir=data)
+    upstream.fail(402, OUT_OF_CREDITS)
+    assert not Caller(first.url, source="127.0.0.2").generate("a fox").ok
+    assert key_alert(first.url) is not None
+    first.demo.close()
+    assert "out of credits (HTTP 402)" in (key_alert(launch(data_dir=data).url) or "")
+
+
+def test_a_later_clip_made_on_the_pages_key_clears_the_alert(launch, upstream):
+    running = launch(NO_LIMITS)
+    alice = Caller(running.url, source="127.0.0.2")
+    upstream.fail(406, OUT_OF_CREDITS)
+    assert not alice.generate("a fox").ok and key_alert(running.url) is not None
+    assert alice.generate("a fox").ok
+    assert key_alert(running.url) is None
+
+
+def test_a_visitors_own_key_out_of_credits_raises_no_alert(launch, upstream):
+    running = launch()
+    upstream.fail(406, OUT_OF_CREDITS)
+    assert not Caller(running.url, source="127.0.0.2").generate("a fox", api_key="sg_visitor_own_key_0123456789").ok
+    assert len(upstream.submissions) == 1
+    assert key_alert(running.url) is None
+
+
+def test_the_owner_is_warned_in_the_log_once_per_occurrence_without_the_key(launch, upstream, caplog):
+    running = launch(NO_LIMITS)
+    alice = Caller(running.url, source="127.0.0.2")
+    caplog.set_level(logging.WARNING, logger="ray_studio.record")
+    for status in (406, 406, None, 406):  # out, still out, recharged, out again
+        if status:
+            upstream.fail(status, OUT_OF_CREDITS)
+        alice.generate("a fox")
+        key_alert(running.url)  # reading the page waits until the record is written
+    warnings = [r.getMessage() for r in caplog.records if "refused the page's key" in r.getMessage()]
+    assert len(warnings) == 2 and all("out of credits" in w for w in warnings)
+    assert not any(OWNER_KEY in r.getMessage() or OWNER_KEY[:8] in r.getMessage() for r in caplog.records)
+
+
+def test_a_keyframe_upload_refused_on_the_pages_key_raises_the_alert(upstream, tmp_path):
+    from PIL import Image
+
+    upstream.then_upload(Reply(status=401))
+    client = RayClient(client_settings(upstream.base_url, OWNER_KEY))
+    recorder = Recorder(SqliteRecord(":memory:"))
+    studio = Studio(client, JobBoard(client, concurrency=1, threads=1), SpendGate(NO_LIMITS), tmp_path / "clips",
+                    recorder=recorder)  # fmt: skip
+    (tmp_path / "uploads").mkdir()
+    Image.new("RGB", (200, 200), (10, 200, 30)).save(tmp_path / "uploads" / "a.png")
+    visitor = Visitor("ip:127.0.0.2", "127.0.0.2")
+    with pytest.raises(UploadAuthenticationError), client:
+        asyncio.run(studio.keyframe(str(tmp_path / "uploads" / "a.png"), "a.png", "", visitor, tmp_path / "uploads"))
+    alert = recorder.key_alert()
+    assert alert is not None and (alert.reason, alert.status) == ("key-refused", 401)
+
+
+@pytest.mark.parametrize("where", ["sqlite", "redis"])
+def test_an_alert_is_kept_once_and_cleared_only_by_a_success_that_started_after_it(where, tmp_path):
+    with contextlib.ExitStack() as stack:
+        uri = stack.enter_context(running_redis()) if where == "redis" else "memory://"
+        store = open_store(uri, tmp_path)
+        first, second = KeyAlert(1000.0, "out-of-credits", 406), KeyAlert(2000.0, "key-refused", 401)
+        assert store.raise_key_alert(first) and not store.raise_key_alert(second)
+        assert not store.clear_key_alert(before=999.0)  # a call that started before it ran out
+        assert store.key_alert() == first
+        assert store.clear_key_alert(before=1000.5)
+        assert store.key_alert() is None
 
 
 # --------------------------------------------------------------------------- the page, in a browser

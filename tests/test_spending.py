@@ -243,7 +243,7 @@ def test_every_way_in_counts_against_one_limit(shared_app, visitor, upstream):
 
 def test_a_set_of_variants_larger_than_the_limit_is_refused_whole(shared_app, visitor, upstream):
     alice = visitor(shared_app(TWO_PER_MINUTE), 2)
-    event_id = alice.call("variants", ["a fox\na kite\na boat", ["16:9"], 5, False, "", "", ""])
+    event_id = alice.call("variants", ["a fox\na kite\na boat", ["16:9"], 5, False, "", "", "", []])
     refused(alice.result("variants", event_id), "Limit reached", "fewer than the 3 clips", PAGE_KEY_FIELD)
     assert upstream.submissions == []
 

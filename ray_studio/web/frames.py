@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import functools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class FramesAndChains:
     clips: Path
     store: ClipStore
     signer: EntrySigner
+    key_refused: Callable[[RayError], str]  # Studio's (rewrites.py): the owner's alert on the page's key
 
     def __init__(self) -> None:
         self._image_work = anyio.Semaphore(IMAGE_WORK_AT_ONCE)
@@ -112,7 +113,12 @@ class FramesAndChains:
     async def _upload(self, frame: media.Keyframe, key: str, own_key: bool, visitor: Visitor) -> str:
         if not own_key and not self._uploads.hit(self._upload_limit, visitor.id):
             raise UploadLimitError(f"this page's key takes {UPLOADS_ON_OWNER_KEY} images from each visitor")
-        (url,) = await self._thread(self.client.upload, [frame.data_url()], key)
+        try:
+            (url,) = await self._thread(self.client.upload, [frame.data_url()], key)
+        except RayError as err:
+            if not own_key:
+                self.key_refused(err)
+            raise
         return url
 
     @contextlib.asynccontextmanager

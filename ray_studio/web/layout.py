@@ -198,7 +198,7 @@ def build(
     header(studio.has_owner_key, settings.hf_login)
     with gr.Row():
         with gr.Column(scale=5):
-            shot, craft = shot_form()
+            shot, craft = shot_form(studio.enhance_price_line())
             # Without a key of the page's own, the visitor's comes first, so Generate stays in sight on a laptop.
             key = None if studio.has_owner_key else key_box(open=True)
             controls = generate_controls(studio)
@@ -230,8 +230,9 @@ def header(has_owner_key: bool, hf_login: bool) -> None:
         gr.LoginButton(value="Sign in with Hugging Face (limits then follow you, not your address)")
 
 
-def shot_form() -> tuple[Shot, PromptCraft]:
-    """The prompt with its tools right under it (Enhance; phrases and camera moves, closed), then the shape."""
+def shot_form(enhance_price: str = "") -> tuple[Shot, PromptCraft]:
+    """The prompt with its tools right under it (Enhance; phrases and camera moves, closed), then the shape.
+    ``enhance_price``: what Enhance costs on the page's key, said in its suggestion (and its tooltip: wiring)."""
     prompt = gr.Textbox(
         label="Prompt",
         info=TIP,
@@ -244,7 +245,7 @@ def shot_form() -> tuple[Shot, PromptCraft]:
         prompt_count = gr.Markdown(f"0 / {MAX_PROMPT_CHARS} characters", elem_id="prompt-count")
         enhance = gr.Button("✨ Enhance prompt", size="sm", elem_id="enhance", scale=0, min_width=150)
         undo = gr.Button("Undo", size="sm", visible=False, elem_id="enhance-undo", scale=0, min_width=80)
-    craft = prompt_craft(enhance, undo, camera=phrases())
+    craft = prompt_craft(enhance, undo, camera=phrases(), price=enhance_price)
     aspect_ratio = gr.Radio(
         list(ASPECT_RATIOS), value=DEFAULT_ASPECT_RATIO, label="Aspect ratio", elem_id="aspect-ratio"
     )
@@ -342,8 +343,8 @@ def camera_choices() -> list[tuple[str, str]]:
     return [(camera_caption(move), move) for move in CAMERA_MOVES]
 
 
-def prompt_craft(enhance: gr.Button, undo: gr.Button, camera: gr.Dropdown) -> PromptCraft:
-    """Enhance's suggestion, shown beside the visitor's own prompt until they choose."""
+def prompt_craft(enhance: gr.Button, undo: gr.Button, camera: gr.Dropdown, price: str = "") -> PromptCraft:
+    """Enhance's suggestion, shown beside the visitor's own prompt until they choose, with its price."""
     with gr.Group(visible=False, elem_id="enhance-suggestion") as suggestion_box:
         with gr.Row():
             original = gr.Textbox(label="Yours", interactive=False, lines=4, elem_id="enhance-original")
@@ -351,6 +352,8 @@ def prompt_craft(enhance: gr.Button, undo: gr.Button, camera: gr.Dropdown) -> Pr
         with gr.Row():
             use_it = gr.Button("Use it", size="sm", variant="primary", elem_id="enhance-use")
             keep_mine = gr.Button("Keep mine", size="sm", elem_id="enhance-keep")
+        if price:
+            gr.Markdown(f"{price}.", elem_id="enhance-price")
     return PromptCraft(enhance, undo, camera, suggestion_box, original, suggestion, use_it, keep_mine, gr.State(""))
 
 

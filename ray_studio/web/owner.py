@@ -2,8 +2,10 @@
 ``/owner/spend.csv?days=N``, and ``POST /owner/pause`` / ``/owner/resume``.
 
 Only the owner gets in: HTTP Basic with RAY_OWNER (compared in constant time; wrong tries are limited per
-address), or with RAY_HF_LOGIN the Space's author (SPACE_AUTHOR_NAME) or a name in RAY_OWNER_USERS. Anyone
-else gets a bare 401 or 403; without an owner configured the routes do not exist (404).
+address: past the limit every password from there, the right one too, gets a 429 saying until when, so
+the answer tells a guesser nothing), or with RAY_HF_LOGIN the Space's author (SPACE_AUTHOR_NAME) or a
+name in RAY_OWNER_USERS. Anyone else gets a bare 401 or 403; without an owner configured the routes do
+not exist (404).
 
 The page is plain HTML with inline SVG bar charts, not a second Gradio app: a second Blocks would bring its
 own queue, config and API routes (each needing the owner's auth), and a megabyte of script, for two charts
@@ -19,6 +21,8 @@ import binascii
 import csv
 import hmac
 import io
+import math
+import time
 import urllib.parse
 from datetime import datetime, timezone
 
@@ -35,6 +39,7 @@ from ray_studio.web.config import AppSettings
 from ray_studio.web.identity import address_visitor, client_address
 from ray_studio.web.owner_html import owner_page
 from ray_studio.web.record import SpendEvent
+from ray_studio.web.refusals import when
 from ray_studio.web.studio import Studio
 
 UTC = timezone.utc
@@ -78,13 +83,26 @@ class OwnerView:
             return PlainTextResponse("Forbidden." if status == 403 else "Sign in first.", status_code=status)
         caller = address_visitor(client_address(_peer(request), _forwarded(request), self.studio.policy.proxies)).id
         if not self._wrong.test(self._wrong_limit, caller):
-            return PlainTextResponse("Too many wrong tries; wait a few minutes.", status_code=429)
+            return self._locked_out(caller)
         if _basic_matches(request.headers.get("authorization", ""), self.settings.owner):
             return None
         if request.headers.get("authorization"):
             self._wrong.hit(self._wrong_limit, caller)
         headers = {"WWW-Authenticate": 'Basic realm="Ray Studio owner", charset="UTF-8"'}
         return PlainTextResponse("Authentication required.", status_code=401, headers=headers)
+
+    def _locked_out(self, caller: str) -> Response:
+        """The answer to every password from an address past WRONG_TRIES: the same whether it is right or
+        not (else it would tell a guesser which one is), with when the next try will be heard."""
+        reset_at, _ = self._wrong.get_window_stats(self._wrong_limit, caller)
+        now = time.time()
+        wait = max(1, math.ceil(reset_at - now))
+        until = datetime.fromtimestamp(now + wait, UTC)
+        text = (
+            f"Too many wrong passwords from this address. Every password from here, the right one too, is "
+            f"refused until {when(until, now)}; try again then.\n"
+        )
+        return PlainTextResponse(text, status_code=429, headers={**_PRIVATE, "Retry-After": str(wait)})
 
     @staticmethod
     def _hf_user(request: Request) -> str | None:
@@ -111,9 +129,14 @@ class OwnerView:
             counted, paused = self.studio.gate.spent_today(), self.studio.gate.paused()
         except RayError:
             counted, paused = None, None
+        try:
+            alert = recorder.key_alert()
+        except recorder.store.errors:
+            alert = None
         return owner_page(
             events,
             now=recorder.clock(),
+            alert=alert,
             days=days,
             budget=self.studio.policy.daily_budget,
             counted_today=counted,

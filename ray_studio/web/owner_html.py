@@ -1,5 +1,6 @@
-"""The owner's page as HTML (owner.py serves it): today's spend against the budget, counts by outcome
-and refusal rule, bar charts (inline SVG) per hour today and per day, the top visitors, the latest events.
+"""The owner's page as HTML (owner.py serves it): first, while Segmind refuses the page's key, that alert
+(key_alert.py); today's spend against the budget, clips by outcome and refusal rule, Enhance calls apart,
+bar charts (inline SVG) per hour today and per day, the top visitors, the latest events.
 Every value from the record is escaped; nothing here reads a key or an address (the record has none)."""
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import shlex
 from datetime import datetime, timedelta, timezone
 from html import escape
 
+from ray_studio.client.errors import API_KEYS_PAGE, BILLING_PAGE
 from ray_studio.client.wording import format_usd
+from ray_studio.web.key_alert import KeyAlert
 from ray_studio.web.record import OUTCOMES, SpendEvent
 
 UTC = timezone.utc
@@ -23,6 +26,9 @@ min-width:120px}.tile b{display:block;font-size:1.3em}
 table{border-collapse:collapse;width:100%;font-size:.9em}th,td{border-bottom:1px solid #eaeef2;padding:4px 6px;
 text-align:left;vertical-align:top}.scroll{overflow-x:auto}code{font-size:.85em;word-break:break-all}
 .paused{background:#fff1e5;border:1px solid #d4a72c;border-radius:8px;padding:8px 12px}
+.alert{background:#ffebe9;border:2px solid #cf222e;border-radius:8px;padding:10px 14px;color:#82071e;
+overflow-wrap:anywhere}
+.alert a{color:inherit}
 button{font:inherit;padding:6px 14px;border-radius:6px;border:1px solid #8c959f;background:#f6f8fa;cursor:pointer}
 svg{width:100%;height:auto;max-height:220px}svg text{font:10px system-ui,sans-serif;fill:#57606a}
 .bar{fill:#4f7fd9}form.inline{display:inline}
@@ -38,11 +44,13 @@ def owner_page(
     counted_today: float | None,
     paused: bool | None,
     sees_prompts: bool,
+    alert: KeyAlert | None = None,
 ) -> str:
     today_start = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     today = [e for e in events if e.at >= today_start.timestamp()]
     body = [
         "<h1>Ray Studio · the owner's view</h1>",
+        _alert(alert, now),
         _switch(paused),
         _today(today, budget, counted_today),
         "<h2>Spend per hour today (UTC)</h2>",
@@ -62,6 +70,16 @@ def owner_page(
         'content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">'
         f"<title>Ray Studio · owner</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
     )
+
+
+def _alert(alert: KeyAlert | None, now: float) -> str:
+    """While Segmind refuses the page's key, before anything else."""
+    if alert is None:
+        return ""
+    line = escape(alert.line(now))
+    for page in (BILLING_PAGE, API_KEYS_PAGE):
+        line = line.replace(page, f'<a href="{page}">{page}</a>')
+    return f'<p class="alert" role="alert" id="key-alert"><b>{line}</b></p>'
 
 
 def _switch(paused: bool | None) -> str:
@@ -85,19 +103,27 @@ def _tile(label: str, value: str) -> str:
 
 
 def _today(today: list[SpendEvent], budget: float | None, counted: float | None) -> str:
+    """The day's spend (clips and Enhance), clips by outcome, Enhance calls apart."""
     spent = sum(e.cost for e in today)
-    outcomes = collections.Counter(e.outcome for e in today)
-    rules = collections.Counter(e.rule for e in today if e.outcome == "refused")
+    clips = [e for e in today if e.kind != "enhance"]
+    rewrites = [e for e in today if e.kind == "enhance"]
+    outcomes = collections.Counter(e.outcome for e in clips)
+    rules = collections.Counter(e.rule for e in clips if e.outcome == "refused")
     tiles = [_tile("Spent today (UTC)", format_usd(spent) + (f" of {format_usd(budget)}" if budget else ""))]
     if counted is not None:
         tiles.append(_tile("Counted by the limits", format_usd(counted)))
-    tiles += [_tile(outcome, str(outcomes[outcome])) for outcome in OUTCOMES]
+    tiles.append(_tile("Spent on clips", format_usd(sum(e.cost for e in clips))))
+    tiles += [_tile(f"clips {outcome}", str(outcomes[outcome])) for outcome in OUTCOMES]
+    asked = sum(e.outcome != "refused" for e in rewrites)
+    tiles.append(_tile("Enhance calls · spent", f"{asked} · {format_usd(sum(e.cost for e in rewrites))}"))
     by_rule = ", ".join(f"{escape(rule)}: {n}" for rule, n in rules.most_common()) or "none"
+    refused = sum(e.outcome == "refused" for e in rewrites)
     note = (
         "<p>“Counted by the limits” also holds clips still being made; the record has each clip once it ended. "
-        f"Refused today by rule: {by_rule}.</p>"
+        f"Clips refused today by rule: {by_rule}. Enhance calls are the prompt rewrites sent to Segmind on the "
+        f"page's key; {refused} more were refused.</p>"
     )
-    return '<h2>Today</h2><div class="tiles">' + "".join(tiles) + "</div>" + note
+    return '<h2>Today</h2><div class="tiles" id="today">' + "".join(tiles) + "</div>" + note
 
 
 def _per_hour(today: list[SpendEvent], start: datetime) -> list[float]:
@@ -140,7 +166,7 @@ def _visitors(events: list[SpendEvent], count: int = 10) -> str:
     refused: collections.Counter[str] = collections.Counter()
     for e in events:
         spend[e.visitor] += e.cost
-        made[e.visitor] += e.outcome == "made"
+        made[e.visitor] += e.outcome == "made" and e.kind != "enhance"
         refused[e.visitor] += e.outcome == "refused"
     ranked = sorted(spend, key=lambda v: (-spend[v], -refused[v]))[:count]
     if not ranked:
@@ -150,7 +176,7 @@ def _visitors(events: list[SpendEvent], count: int = 10) -> str:
         f"<td>{refused[v]}</td></tr>"
         for v in ranked
     )
-    head = "<tr><th>Visitor (salted hash)</th><th>Spent</th><th>Made</th><th>Refused</th></tr>"
+    head = "<tr><th>Visitor (salted hash)</th><th>Spent</th><th>Clips made</th><th>Refused</th></tr>"
     return f'<div class="scroll"><table id="visitors">{head}{rows}</table></div>'
 
 

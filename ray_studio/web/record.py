@@ -1,20 +1,22 @@
 """The spend record: one event per paid or refused attempt on the page's key, kept RAY_RECORD_DAYS days.
 
-An event holds the UTC time, what was asked (a clip or a variant), how it ended (made, failed-billed,
-failed-refunded, refused and by which rule), what it cost, Segmind's job id, the clip's length and shape,
-and the visitor as a salted hash: never an address, never a key; the prompt only with
-RAY_OWNER_SEES_PROMPTS. The salt is made once and kept with the record, so one visitor hashes alike
+An event holds the UTC time, what was asked (a clip, a variant, or a prompt rewrite: "enhance"), how it
+ended (made, failed-billed, failed-refunded, refused and by which rule), what it cost, Segmind's job id,
+the clip's length and shape, and the visitor as a salted hash: never an address, never a key; the prompt
+only with RAY_OWNER_SEES_PROMPTS. The salt is made once and kept with the record, so one visitor hashes alike
 across restarts and replicas, and a hash cannot be turned back into an address without it.
 
 Where it lives: SQLite under RAY_DATA_DIR by default (``SqliteRecord``, lasting across restarts), or the
 Redis of RAY_LIMITS_STORAGE (``RedisRecord``: a stream, so replicas share one record). The owner's pause
-switch is kept in the same place, beside the counts, for the same reasons.
+switch and the alert when Segmind refuses the page's key (key_alert.py) are kept in the same place, beside
+the counts, for the same reasons.
 
 Writing never holds up a visitor: ``Recorder`` queues events for a writer thread; reading flushes first.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -29,7 +31,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from ray_studio.client.errors import RayError
 from ray_studio.client.request import VideoRequest
+from ray_studio.web.key_alert import CLEAR_IF_OLDER, KeyAlert, alert_for, alert_reason
 
 log = logging.getLogger("ray_studio.record")
 
@@ -38,17 +42,18 @@ RECORD_FILE = "spend-record.sqlite3"
 STREAM_KEY = "ray/record"
 PAUSE_KEY = "ray/paused"
 SALT_KEY = "ray/record-salt"
+ALERT_KEY = "ray/key-alert"
 PRUNE_EVERY = 3600.0  # seconds between deletions of events older than RAY_RECORD_DAYS
 
 
 @dataclass(frozen=True)
 class SpendEvent:
     at: float  # UTC epoch seconds
-    kind: str  # "clip" or "variant"
+    kind: str  # "clip", "variant" or "enhance"
     outcome: str  # one of OUTCOMES
     cost: float  # dollars counted against the page's key (0 when refused or refunded)
     visitor: str  # salted hash
-    rule: str = ""  # the refusal's rule (refusals.py), for outcome "refused"
+    rule: str = ""  # the refusal's rule (refusals.py) when refused; a failure's key_alert reason
     job_id: str = ""
     seconds: int = 0  # the clip's length
     shape: str = ""  # aspect ratio, and "loop" when it loops
@@ -72,6 +77,9 @@ class Store(Protocol):
     def salt(self) -> bytes: ...
     def paused(self) -> bool: ...
     def set_paused(self, paused: bool) -> None: ...
+    def key_alert(self) -> KeyAlert | None: ...
+    def raise_key_alert(self, alert: KeyAlert) -> bool: ...
+    def clear_key_alert(self, before: float) -> bool: ...
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -129,6 +137,23 @@ class SqliteRecord:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO state VALUES ('paused', ?)", ("1" if paused else "0",))
 
+    def key_alert(self) -> KeyAlert | None:
+        return KeyAlert.from_json(self._state("key_alert"))
+
+    def raise_key_alert(self, alert: KeyAlert) -> bool:
+        """Kept unless one is already there (the first failure's time stays); True when it is new."""
+        with self._lock:
+            added = self._db.execute("INSERT OR IGNORE INTO state VALUES ('key_alert', ?)", (alert.to_json(),))
+        return added.rowcount == 1
+
+    def clear_key_alert(self, before: float) -> bool:
+        """Cleared if it was raised before ``before``; True when one was."""
+        with self._lock:
+            gone = self._db.execute(
+                "DELETE FROM state WHERE name = 'key_alert' AND json_extract(value, '$.at') < ?", (before,)
+            )
+        return gone.rowcount == 1
+
     def _state(self, name: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM state WHERE name = ?", (name,)).fetchone()
@@ -153,6 +178,7 @@ class RedisRecord:
         self._redis = self._storage.get_connection()
         self._stream = self._storage.prefixed_key(STREAM_KEY)
         self._pause = self._storage.prefixed_key(PAUSE_KEY)
+        self._alert = self._storage.prefixed_key(ALERT_KEY)
         self._redis.set(self._storage.prefixed_key(SALT_KEY), os.urandom(16).hex(), nx=True)
 
     def add(self, events: list[SpendEvent]) -> None:
@@ -179,6 +205,15 @@ class RedisRecord:
 
     def set_paused(self, paused: bool) -> None:
         self._redis.set(self._pause, "1" if paused else "0")
+
+    def key_alert(self) -> KeyAlert | None:
+        return KeyAlert.from_json(self._redis.get(self._alert))
+
+    def raise_key_alert(self, alert: KeyAlert) -> bool:
+        return bool(self._redis.set(self._alert, alert.to_json(), nx=True))
+
+    def clear_key_alert(self, before: float) -> bool:
+        return bool(self._redis.eval(CLEAR_IF_OLDER, 1, self._alert, repr(before)))
 
     def close(self) -> None:
         self._redis.close()
@@ -216,7 +251,7 @@ class Recorder:
         self.sees_prompts = sees_prompts
         self.clock = clock
         self._salt = store.salt()
-        self._queue: queue.Queue[SpendEvent | None] = queue.Queue()
+        self._queue: queue.Queue[SpendEvent | Callable[[], None]] = queue.Queue()
         self._pruned_at = 0.0
         self._writer = threading.Thread(target=self._write, name="ray-spend-record", daemon=True)
         self._writer.start()
@@ -250,18 +285,48 @@ class Recorder:
         self.flush()
         return self.store.since(at)
 
+    # -- the owner's alert when Segmind refuses the page's key (key_alert.py)
+
+    def key_refused(self, err: RayError) -> None:
+        """A call on the page's key failed: an account failure raises the owner's alert (queued)."""
+        alert = alert_for(err, self.clock())
+        if alert is not None:
+            self._queue.put(functools.partial(self._raise_alert, alert))
+
+    def key_worked(self, since: float) -> None:
+        """A paid call on the page's key that started at ``since`` succeeded: an older alert is cleared (queued)."""
+        self._queue.put(functools.partial(self._clear_alert, since))
+
+    def key_alert(self) -> KeyAlert | None:
+        """The alert now, if any (raises the store's errors)."""
+        self.flush()
+        return self.store.key_alert()
+
+    def _raise_alert(self, alert: KeyAlert) -> None:
+        if self.store.raise_key_alert(alert):  # once per occurrence, whichever replica saw it first
+            log.warning("%s", alert.line(alert.at))
+
+    def _clear_alert(self, since: float) -> None:
+        if self.store.clear_key_alert(since):
+            log.info("Segmind accepts the page's key again: the owner's alert is cleared")
+
+    # -- the writer thread
+
     def _write(self) -> None:
         while True:
             batch = [self._queue.get()]
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                self._store(batch)
-            except Exception as err:  # the record must never take the page down with it
-                log.warning("could not write %d spend event(s): %s", len(batch), type(err).__name__)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            events = [item for item in batch if isinstance(item, SpendEvent)]
+            writes = [functools.partial(self._store, events)] if events else []
+            writes += [item for item in batch if not isinstance(item, SpendEvent)]  # the alert's changes
+            for write in writes:
+                try:
+                    write()
+                except Exception as err:  # the record must never take the page down with it
+                    log.warning("could not write to the spend record: %s", type(err).__name__)
+            for _ in batch:
+                self._queue.task_done()
 
     def _store(self, batch: Iterable[SpendEvent]) -> None:
         self.store.add(list(batch))
@@ -278,6 +343,7 @@ class ClipOutcome:
     def __init__(self, recorder: Recorder, visitor_id: str, request: VideoRequest, kind: str, price: float) -> None:
         self.tracked: Any = None
         self.refunded = False
+        self.since = recorder.clock()  # when it was admitted: its success clears only an older alert
         self._recorder, self._visitor_id, self._request, self._kind, self._price = (
             recorder, visitor_id, request, kind, price,
         )  # fmt: skip
@@ -289,13 +355,18 @@ class ClipOutcome:
     def settled(self) -> None:
         tracked = self.tracked
         job_id = (getattr(tracked, "job_id", None) or "") if tracked is not None else ""
+        error = getattr(tracked, "error", None)
         if self.refunded:
             outcome, cost = "failed-refunded", 0.0
         elif tracked is not None and tracked.result is not None:
             outcome, cost = "made", self._price
+            self._recorder.key_worked(self.since)
         else:
             outcome, cost = "failed-billed", self._price
-        self._recorder.add(self._visitor_id, self._request, self._kind, outcome, cost=cost, job_id=job_id)
+        if isinstance(error, RayError):
+            self._recorder.key_refused(error)
+        rule = (alert_reason(error) or "") if error is not None else ""
+        self._recorder.add(self._visitor_id, self._request, self._kind, outcome, cost=cost, job_id=job_id, rule=rule)
 
     def refused(self, rule: str) -> None:
         self._recorder.add(self._visitor_id, self._request, self._kind, "refused", rule=rule)

@@ -17,11 +17,9 @@ from typing import Any
 
 from ray_studio.client.client import RayClient
 from ray_studio.client.clip_files import clip_name, keep
-from ray_studio.client.enhance import check_prompt
 from ray_studio.client.errors import MissingAPIKeyError, OutputNotWritableError, RayError
 from ray_studio.client.job import VideoResult
 from ray_studio.client.request import DEFAULT_DURATION, DURATIONS, VideoRequest, clip_price, coerce_duration
-from ray_studio.client.transport import surely_not_billed
 from ray_studio.client.variants import plan_variants
 from ray_studio.client.wording import format_usd
 from ray_studio.web.board import JobBoard, Release, Tracked
@@ -40,8 +38,8 @@ from ray_studio.web.history import (
 from ray_studio.web.identity import Visitor
 from ray_studio.web.policy import SpendPolicy
 from ray_studio.web.record import ClipOutcome, Recorder
-from ray_studio.web.redaction import LIVE_KEYS
 from ray_studio.web.refusals import OwnKeyRequiredError, SpendRefusedError
+from ray_studio.web.rewrites import PromptRewrites
 from ray_studio.web.spending import OWN_KEY_ALLOWANCE, SpendGate
 
 log = logging.getLogger("ray_studio")
@@ -60,9 +58,9 @@ class TooManyRunningError(RayError):
 # --------------------------------------------------------------------------- the studio
 
 
-class Studio(FramesAndChains):
+class Studio(FramesAndChains, PromptRewrites):
     """Starts clips for visitors: the key rules, the owner's spending limits, the clip folder (and,
-    from ``FramesAndChains``, keyframes, continuing and joining)."""
+    from ``FramesAndChains``, keyframes, continuing and joining; from ``PromptRewrites``, Enhance)."""
 
     def __init__(
         self,
@@ -214,26 +212,6 @@ class Studio(FramesAndChains):
             deciding.add_done_callback(_give_back)
             raise
 
-    async def enhance(self, prompt: Any, api_key: Any, visitor: Visitor) -> str:
-        """``prompt`` rewritten by the LLM (RayClient.enhance): the key rules of a clip, then on the page's
-        key a prompt rewrite's leave to spend (RAY_ENHANCE_LIMITS, and RAY_ENHANCE_PRICE of the day
-        budget, given back if Segmind surely did not bill it). Nothing is sent that a local check refuses."""
-        key, own_key = self.key_for(api_key)
-        check_prompt(prompt)
-        admission = None
-        if not own_key:
-            admission = await self._admit(visitor, 1, self.client.settings.enhance_price, kind="enhance")
-        try:
-            with LIVE_KEYS.held(key if own_key else None):
-                return await self._thread(self.client.enhance, prompt, key)
-        except RayError as err:
-            if admission is not None and surely_not_billed(err):
-                admission.refund()
-            raise
-        finally:
-            if admission is not None:
-                admission.release()
-
     def result_summary(self, result: VideoResult, own_key: bool) -> str:
         """The line under a clip: a visitor sees no balance of the owner's account."""
         line = result.summary(show_credits=own_key)
@@ -247,7 +225,7 @@ class Studio(FramesAndChains):
     ) -> list[VideoRequest]:  # fmt: skip
         """Every wording × shape × loop value (``loops``: one, or on and off) × camera move (``cameras``:
         Luma's names; none for the wording as it is): checked and capped before anything is sent."""
-        plan = plan_variants(prompts, aspect_ratios, tuple(loops), tuple(cameras or ()))
+        plan = plan_variants(prompts, aspect_ratios, tuple(loops), () if cameras is None else cameras)
         plan.check(self.settings.max_variants)
         return plan.requests(duration, start, end)
 

@@ -72,10 +72,12 @@ class WaysIn:
         start_image_url: str = "",
         end_image_url: str = "",
         api_key: str = "",
+        cameras: list[str] | None = None,
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
     ) -> tuple[list[GalleryVideo], str]:
-        """Make several 720p clips at once: every prompt wording (one per line) in every aspect ratio.
+        """Make several 720p clips at once: every prompt wording (one per line) in every aspect ratio, with
+        every camera move asked for.
 
         Args:
             prompts: One prompt wording per line.
@@ -85,6 +87,8 @@ class WaysIn:
             start_image_url: http(s) URL of a first-frame image for every clip; empty for none.
             end_image_url: http(s) URL of a last-frame image for every clip; empty for none.
             api_key: Your own Segmind API key; empty to use the server's key (within its limits).
+            cameras: Camera moves to compare (Luma's names, such as push_in, orbit_left, static), each added
+                to every wording as words Ray follows; empty for the wordings as they are.
 
         Returns:
             The clips, each with a caption of what differs, and a summary of the set and its cost.
@@ -93,8 +97,9 @@ class WaysIn:
         try:
             with self.turn(visitor, api_key):
                 requests = self.studio.variant_requests(
-                    prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url
-                )
+                    prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url,
+                    cameras,
+                )  # fmt: skip
                 tracked, _ = await self.studio.start_many(requests, api_key, visitor)
                 results = await asyncio.gather(*(self._outcome(t) for t in tracked), return_exceptions=True)
         except RayError as err:

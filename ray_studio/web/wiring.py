@@ -4,6 +4,7 @@ block) per event between them."""
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import anyio.to_thread
 import gradio as gr
 from gradio.utils import get_upload_folder
 
+from ray_studio.client.camera import CAMERA_MOVES
 from ray_studio.client.client import RayClient
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
 from ray_studio.web import layout
@@ -113,6 +115,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     form_lines(ui, page)
     remembered_key(ui)
     on_load(demo, ui, page)
+    enhance_price(demo, page)
     endpoints(page, craft)
     allowance(demo, ui, page, runs)
 
@@ -238,6 +241,12 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)  # today's budget as it is now
 
 
+def enhance_price(demo: gr.Blocks, page: Page) -> None:
+    """Enhance's price on the page's key as the button's tooltip (a Gradio Button takes no title)."""
+    if line := page.studio.enhance_price_line():
+        demo.load(None, js=f"() => document.getElementById('enhance')?.setAttribute('title', {json.dumps(line)})")
+
+
 def endpoints(page: Page, craft: Craft) -> None:
     """The API and MCP ways in, with no components in the page. The values arrive as they are sent:
     VideoRequest, not a generic choice check, names a bad one precisely for API callers."""
@@ -245,7 +254,8 @@ def endpoints(page: Page, craft: Craft) -> None:
     duration = ({"enum": list(DURATIONS), "type": "integer", "title": "Duration"}, DEFAULT_DURATION)
     generate_types = {"aspect_ratio": (ratio, DEFAULT_ASPECT_RATIO), "duration": duration}
     ratios = ({"type": "array", "items": ratio}, DEFAULT_VARIANT_RATIOS)
-    variants_types = {"aspect_ratios": ratios, "duration": duration}
+    cameras = ({"type": "array", "items": {"enum": list(CAMERA_MOVES), "type": "string"}}, [])
+    variants_types = {"aspect_ratios": ratios, "duration": duration, "cameras": cameras}
     api(page.generate, "generate", ("clip", "summary"), generate_types, **UNLIMITED)
     api(page.variants, "variants", ("clips", "summary"), variants_types, **UNLIMITED)
     api(craft.enhance, "enhance", ("prompt",), **UNLIMITED)
