@@ -80,8 +80,10 @@ def test_on_their_own_key_a_visitor_reads_their_accounts_own_words(page, upstrea
 
 
 def test_a_refused_clip_leaves_the_last_clip_playing(page, upstream):
+    page.get_by_label("Loop (last frame matches the first)").check()  # the sample clip lasts a second
     generate(page, "a fox that stays on screen")
     playing = wait_until_playing(page)
+    assert playing["loop"] is True
     upstream.fail(500)
     generate(page, "a fox refused by Segmind")
     refused(page)
