@@ -434,3 +434,81 @@ const groupRatios = new MutationObserver(() => {
   if (ratios.length && lengths.length) groupRatios.disconnect();
 });
 groupRatios.observe(document.documentElement, { childList: true, subtree: true });
+
+// --------------------------------------------------------------------------- failures
+// A failure is said once, above the player (#clip-status .clip-error, written by failures.py). When that
+// place is out of sight (on a phone, with the visitor back up at the form), a small notice at the top
+// of the screen says so and brings the failure into view when tapped: the page itself never scrolls
+// away from what the visitor is doing. A time to come back (<time class="utc-time">) is shown in the
+// visitor's own zone as well as UTC.
+window.rayStudio.failures = {
+  shown: null,
+  check() {
+    for (const time of document.querySelectorAll("time.utc-time:not([data-local])")) this.localTime(time);
+    const error = document.querySelector("#clip-status .clip-error");
+    if (error === this.shown) return;
+    this.shown = error;
+    this.hideNotice();
+    if (error && !this.inSight(error)) this.notice(error);
+  },
+  inSight(node) {
+    const box = node.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight;
+  },
+  notice(error) {
+    let bar = document.getElementById("error-notice");
+    if (!bar) {
+      bar = document.createElement("div");
+      bar.id = "error-notice";
+      document.body.appendChild(bar);
+    }
+    const title = (error.querySelector("strong")?.textContent || "Something went wrong.").trim();
+    const below = error.getBoundingClientRect().top > 0;
+    const show = document.createElement("button");
+    show.type = "button";
+    show.className = "error-notice-show";
+    show.textContent = `⚠️ ${title} See why ${below ? "↓" : "↑"}`;
+    show.addEventListener("click", () => {
+      this.hideNotice();
+      error.setAttribute("tabindex", "-1");
+      error.scrollIntoView({ block: "center", behavior: "smooth" });
+      error.focus({ preventScroll: true });
+    });
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "error-notice-close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", () => this.hideNotice());
+    bar.replaceChildren(show, close);
+    bar.hidden = false;
+    this.watch = new IntersectionObserver((seen) => seen.some((s) => s.isIntersecting) && this.hideNotice());
+    this.watch.observe(error);
+  },
+  hideNotice() {
+    this.watch?.disconnect();
+    this.watch = null;
+    const bar = document.getElementById("error-notice");
+    if (bar) bar.hidden = true;
+  },
+  // "14:05 UTC" → "15:05 your time (14:05 UTC)", in the browser's zone (left as it is where that is UTC).
+  localTime(time) {
+    time.dataset.local = "1";
+    const at = new Date(time.dateTime);
+    if (isNaN(at) || at.getTimezoneOffset() === 0) return;
+    const clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.textContent = `${clock}${this.dayWords(at)} your time (${time.textContent})`;
+  },
+  dayWords(at) {
+    const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+    const days = Math.round((day(at) - day(new Date())) / 86_400_000);
+    if (days === 0) return "";
+    if (days === 1) return " tomorrow";
+    return ` on ${at.toLocaleDateString([], { day: "numeric", month: "short" })}`;
+  },
+};
+
+new MutationObserver(() => window.rayStudio.failures.check()).observe(document.documentElement, {
+  childList: true,
+  subtree: true,
+});

@@ -35,7 +35,7 @@ def test_variants_refuse_prompts_that_are_not_text_and_send_nothing(studio, upst
 @pytest.mark.parametrize("ratios", [["16:9", None], [None], ["2:1"]])
 def test_variants_refuse_a_shape_that_is_not_an_aspect_ratio_and_send_nothing(studio, upstream, ratios):
     text = call(studio, "variants", ["a fox", ratios, 5, False, *OTHER, *NO_CAMERAS])
-    assert "event: error" in text and "aspect" in text
+    assert "event: error" in text and "aspect" in text.lower()
     assert upstream.received == []
 
 
@@ -50,7 +50,7 @@ def test_variants_merge_repeated_shapes_and_wordings_so_each_clip_is_paid_once(s
 @pytest.mark.parametrize("duration", ["009", "05", "9.0s"])
 def test_generate_refuses_a_duration_that_is_not_exactly_5_or_9(studio, upstream, duration):
     text = call(studio, "generate", ["a fox", "16:9", duration, False, *OTHER])
-    assert "event: error" in text and "duration must be 5 or 9" in text
+    assert "event: error" in text and "duration must be 5 or 9" in text.lower()
     assert upstream.received == []
 
 

@@ -194,3 +194,16 @@ def test_a_clip_that_failed_after_segmind_took_it_stays_charged(studio, owner_st
 
     [card] = asyncio.run(scenario())
     assert card["state"] == "failed" and studio.gate.spent_today() == FIVE_S
+
+
+def test_a_job_that_ends_while_its_watcher_is_busy_is_still_seen_finished(tmp_path):
+    async def watch() -> list[str]:
+        tracked = Tracked(None, ALICE.id, tmp_path / "clip.mp4")
+        seen = []
+        async for state in tracked.changes():
+            seen.append(state.phase)
+            if state.phase == "waiting":
+                tracked._set("failed")  # it ends while the watcher still handles "waiting" (a refused submit)
+        return seen
+
+    assert asyncio.run(watch()) == ["waiting", "failed"]

@@ -132,8 +132,8 @@ def test_too_many_variants_are_refused_naming_both_numbers_before_anything_is_se
     page.locator("#variant-prompts textarea").fill("one\ntwo\nthree")
     page.locator("#variants-cost", has_text="6 variants (3 wordings × 2 shapes): the limit is 4").wait_for()
     page.locator("#run-variants").click()
-    page.locator(".toast-body", has_text="6 variants asked for").wait_for()
-    assert "the limit is 4" in page.locator(".toast-body").first.inner_text()
+    page.locator("#clip-status .clip-error", has_text="6 variants asked for").wait_for()
+    assert "the limit is 4" in page.locator("#clip-status").inner_text()
     assert upstream.received == []
 
 
@@ -167,12 +167,12 @@ def test_a_file_that_is_not_an_image_is_refused_naming_it_with_nothing_sent(page
     fake.write_text("I am not a picture")
     page.get_by_text("Keyframes: start and end images").click()
     page.locator("#start-image input[type=file]").set_input_files(str(fake))
-    toast = page.locator(".toast-body", has_text="cat.png")
-    toast.wait_for(timeout=20_000)
-    assert "/tmp" not in toast.inner_text()
-    # The reason stays under the image box, and no picture is left to suggest it will be sent.
-    page.locator("#start-note", has_text="cat.png").wait_for()
+    # The reason is said under the image box (no toast), and no picture is left to suggest it will be sent.
+    note = page.locator("#start-note .clip-error", has_text="cat.png")
+    note.wait_for(timeout=20_000)
+    assert "/tmp" not in note.inner_text()
     page.wait_for_function("() => !document.querySelector('#start-image img')")
+    assert page.locator(".toast-body").count() == 0
     assert upstream.received == []
 
 

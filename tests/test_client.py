@@ -203,7 +203,7 @@ def test_advice_given_to_a_failure_keeps_its_kind_detail_status_and_segminds_wor
         str(advised)
         == 'Segmind server error (HTTP 500): the answer stopped. Segmind said: "upstream busy". Check the console.'
     )
-    assert advised.visitor_message().endswith('the clip may be billed. Segmind said: "upstream busy". Wait a minute.')
+    assert advised.visitor_message().endswith('The clip may be billed. Segmind said: "upstream busy". Wait a minute.')
 
 
 # --------------------------------------------------------------------------- retries

@@ -15,7 +15,7 @@ import pytest
 
 import app
 from ray_studio.client.client import RayClient
-from ray_studio.client.errors import KEY_HIDDEN, SECRET_PIECE, RayError
+from ray_studio.client.errors import KEY_HIDDEN, PAGE_CANNOT, SECRET_PIECE, RayError
 from ray_studio.client.request import VideoRequest
 from ray_studio.client.settings import Settings
 from tests.app_harness import running_app
@@ -172,7 +172,11 @@ def test_a_page_whose_segmind_quotes_its_key_keeps_every_piece_of_it_from_visito
         shown += [json.dumps(page_generate(alice, "a boat")), json.dumps(page_generate(alice, "a made one"))]
         files = every_file_under(tmp_path)
     assert len(upstream.submissions) == 4
-    assert all(KEY_HIDDEN in text for text in shown[:3])  # each quote reached the visitor, hidden
+    assert all(KEY_HIDDEN in text for text in shown[:2])  # each quote reached the visitor, hidden
+    # The 403 on the page's key is its owner's account's business: the visitor reads none of Segmind's
+    # words, the owner's log has them, hidden.
+    assert PAGE_CANNOT in shown[2] and "may not" not in shown[2]
+    assert any(KEY_HIDDEN in r.getMessage() and "may not" in r.getMessage() for r in caplog.records)
     assert any(p.suffix == ".mp4" for p in files) and any(p.parent == saved for p in files)
     for text in shown:
         assert not leaked_pieces(OWNER_KEY, text), text

@@ -122,7 +122,7 @@ def test_an_edited_token_is_not_valid_and_names_no_path(shared_app):
     with pytest.raises(InvalidLinkError) as refused:
         links_of(shared_app.demo).open(edited)
     message = refused.value.visitor_message()
-    assert message.startswith("This link is not valid:") and "/" not in message.split(":", 1)[1]
+    assert message.startswith("This link is not valid. ") and "/" not in message.split(". ", 1)[1]
 
 
 def test_a_link_outlives_the_cache_when_the_clip_was_kept(shared_app):

@@ -170,7 +170,7 @@ def refused(outcome: Outcome, title: str, *fragments: str) -> None:
 
 
 def as_limit_refusal(outcome: Outcome) -> None:
-    refused(outcome, "Limit reached", "2 clips per minute", "try again at", " UTC (in ", PAGE_KEY_FIELD)
+    refused(outcome, "Limit reached", "2 clips per minute", "try again in ", " UTC, or ", PAGE_KEY_FIELD)
 
 
 def until_admitted(
@@ -202,7 +202,7 @@ def test_the_refusal_reaches_a_gradio_client_caller_as_an_app_error(launch, upst
     with pytest.raises(AppError) as err:
         api.predict("a fox", api_name="/generate")
     assert err.value.title == "Limit reached"
-    assert "try again at" in err.value.message and PAGE_KEY_FIELD in err.value.message
+    assert "try again in " in err.value.message and PAGE_KEY_FIELD in err.value.message
     assert len(upstream.submissions) == 2
 
 
@@ -255,7 +255,7 @@ def test_the_day_budget_is_shared_by_all_visitors(launch, visitor, upstream):
     running = launch(SpendPolicy(visitor_limits="off", daily_budget=1.0))
     assert visitor(running, 2).generate().ok and visitor(running, 3).generate().ok  # $0.75 of $1.00
     late = visitor(running, 4).generate()
-    refused(late, "Daily budget spent", "resets at 00:00 UTC (in ", PAGE_KEY_FIELD)
+    refused(late, "Daily budget spent", ", at 00:00 UTC tomorrow", PAGE_KEY_FIELD)
     assert len(upstream.submissions) == 2
 
 

@@ -258,7 +258,7 @@ def test_past_the_window_limit_the_visitor_is_told_when_to_come_back(gate_for, c
     assert refused.title == "Limit reached"
     assert refused.retry_at == NOON + timedelta(minutes=10)
     assert "4 clips per 10 minutes" in str(refused)
-    assert "12:10 UTC (in 6 min)" in str(refused)
+    assert "in 6 min, at 12:10 UTC" in str(refused)
 
 
 def test_the_window_lets_the_visitor_go_again_at_the_announced_time(gate_for, clock):
@@ -294,7 +294,7 @@ def test_the_daily_limit_holds_when_the_short_window_is_free(gate_for, clock):
     refused = refusal(gate)  # 12:30: the ten-minute window is free, the day is not
     assert refused.retry_at == NOON + timedelta(days=1)
     assert "12 clips per day" in str(refused)
-    assert "12:00 UTC tomorrow (in 23 h 30 min)" in str(refused)
+    assert "in 23 h 30 min, at 12:00 UTC tomorrow" in str(refused)
 
 
 def test_windows_are_counted_per_visitor(gate_for):
@@ -562,7 +562,7 @@ def test_the_budget_admits_clips_until_the_next_would_go_past_it(gate_for):
     assert isinstance(refused, DailyBudgetError)
     assert refused.title == "Daily budget spent"
     assert refused.retry_at == datetime(2025, 3, 15, tzinfo=UTC)
-    assert "resets at 00:00 UTC (in 12 h)" in str(refused)
+    assert "resets in 12 h, at 00:00 UTC tomorrow" in str(refused)
     assert "paste your own Segmind key" in str(refused)
     assert gate.spent_today() == 0.75
 

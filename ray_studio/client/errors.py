@@ -14,6 +14,10 @@ from typing import Any, TypeVar
 API_KEYS_PAGE = "https://cloud.segmind.com/console/api-keys"
 BILLING_PAGE = "https://cloud.segmind.com/console/billing"
 DEFAULT_MODEL = "ray-flash-2-720p"
+# What a visitor on the page's own key reads of a problem with the owner's Segmind account (credits,
+# billing, the key itself): what it means for them, not the account's own words.
+PAGE_CANNOT = "This page cannot make clips right now"
+PASTE_YOUR_OWN = "Paste your own Segmind key to go on."
 
 
 # --------------------------------------------------------------------------- errors
@@ -52,6 +56,15 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return "".join(out)
 
 
+def sentence(text: str) -> str:
+    """``text`` as a sentence begins: its first letter a capital (the rest as written)."""
+    return text[:1].upper() + text[1:]
+
+
+def _ended(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def holds_key(text: str, secrets: Iterable[str | None]) -> bool:
     """Whether ``text`` spells SECRET_PIECE characters of any secret in a row, in any letter case, forwards
     or backwards, even with separators between them (``stan-din--test-…``): for an id that a person
@@ -73,15 +86,18 @@ class RayError(Exception):
 
     ``str(err)`` (``user_message``) speaks to the operator: the CLI user, the log. ``visitor_message``
     speaks to a visitor of a hosted page, who cannot set the server's variables and must not read its
-    addresses or paths: classes say what a visitor may do instead (``visitor_action``, and
-    ``owner_key_action`` when the page's own key was used), and hide details that name hosts or settings.
+    addresses or paths: classes say what a visitor may do instead (``visitor_action``), and hide details
+    that name hosts or settings; a problem of the account behind the page's own key reads as what it
+    means for the visitor (``owner_account``).
     """
 
     title = "Video generation failed"
     action = "Try again."
     visitor_action: str | None = None  # None: the same as ``action``
-    owner_key_action: str | None = None  # for a visitor when the page owner's key was used
     detail_for_visitors = True
+    # About the account behind the key (credits, billing, the key itself). On the page's key a visitor
+    # reads only what it means for them (PAGE_CANNOT); the owner reads the rest in the log.
+    owner_account = False
 
     def __init__(
         self,
@@ -101,12 +117,11 @@ class RayError(Exception):
             self.action = action
         if visitor_action is not None:
             self.visitor_action = visitor_action
-            self.owner_key_action = None
         super().__init__(self.user_message)
 
     def _explain(self, detail: str | None, action: str) -> str:
         parts = [p for p in (detail, self.server_message and f'Segmind said: "{self.server_message}"') if p]
-        return "".join(f"{p}. " for p in parts) + action
+        return "".join(f"{_ended(p)} " for p in parts) + action
 
     @property
     def explanation(self) -> str:
@@ -122,15 +137,26 @@ class RayError(Exception):
         """What went wrong and what to do, on one line, for the operator."""
         return f"{self.heading}: {self.explanation}"
 
+    def about_page_account(self, own_key: bool) -> bool:
+        """Whether this is the page owner's account's business, not the visitor's."""
+        return self.owner_account and not own_key
+
+    def visitor_title(self, own_key: bool = True) -> str:
+        return PAGE_CANNOT if self.about_page_account(own_key) else self.title
+
     def visitor_explanation(self, own_key: bool = True) -> str:
-        """Everything but the title, for a visitor of a hosted page."""
-        action = (not own_key and self.owner_key_action) or self.visitor_action or self.action
+        """Everything but the title, for a visitor of a hosted page, in sentences."""
+        if self.about_page_account(own_key):
+            return PASTE_YOUR_OWN
+        action = self.visitor_action or self.action
         detail = self.visitor_detail or (self.detail if self.detail_for_visitors else None)
-        return self._explain(detail, action)
+        return sentence(self._explain(detail, action))
 
     def visitor_message(self, own_key: bool = True) -> str:
-        """What went wrong and what to do, for a visitor who used their own key (or the page's)."""
-        return f"{self.heading}: {self.visitor_explanation(own_key)}"
+        """What went wrong and what to do, for a visitor who used their own key (or the page's): the
+        title (with the HTTP status on their own key) as the first sentence."""
+        heading = self.visitor_title(own_key) if self.about_page_account(own_key) else self.heading
+        return f"{_ended(heading)} {self.visitor_explanation(own_key)}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.user_message!r})"
@@ -152,6 +178,7 @@ class MissingAPIKeyError(InvalidRequestError):
         f"This page has no Segmind key of its own: paste yours under 'Your Segmind API key' (get one at "
         f"{API_KEYS_PAGE}). Nothing was sent."
     )
+    detail_for_visitors = False  # the title says it
 
     def __init__(self) -> None:
         super().__init__(["no Segmind API key was given"])
@@ -188,13 +215,13 @@ class AuthenticationError(APIStatusError):
     title = "API key rejected"
     action = f"Check SEGMIND_API_KEY or the key you entered; keys are at {API_KEYS_PAGE}."
     visitor_action = f"Check the key you pasted; keys are at {API_KEYS_PAGE}."
-    owner_key_action = "This page's own Segmind key was refused; paste your own key to carry on."
+    owner_account = True
 
 
 class PermissionDeniedError(APIStatusError):
     title = "Permission denied"
     action = "This key may not use this model; check the key's permissions and your Segmind plan."
-    owner_key_action = "This page's key may not use this model; paste your own key to carry on."
+    owner_account = True
 
 
 class NotFoundError(APIStatusError):
@@ -215,7 +242,7 @@ class JobNotFoundError(APIStatusError):
 class InsufficientCreditsError(APIStatusError):
     title = "Not enough credits"
     action = f"Add credits at {BILLING_PAGE}, then try again."
-    owner_key_action = "This page's Segmind account is out of credits; paste your own key to carry on."
+    owner_account = True
 
 
 class RateLimitError(APIStatusError):
@@ -322,7 +349,7 @@ class UploadAuthenticationError(UploadError):
     title = "Image upload refused: API key rejected"
     action = f"Check SEGMIND_API_KEY or the key you entered; keys are at {API_KEYS_PAGE}. No video was made."
     visitor_action = f"Check the key you pasted; keys are at {API_KEYS_PAGE}. No video was made."
-    owner_key_action = "This page's own Segmind key was refused; paste your own key to carry on."
+    owner_account = True
 
 
 class UploadTooLargeError(UploadError):

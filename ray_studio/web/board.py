@@ -131,8 +131,9 @@ class Tracked:
         until it is finished; the last value is the finished job."""
         while True:
             self._changed.clear()
+            finished = self.finished  # as it was when yielded: a job that ends meanwhile is yielded again
             yield self
-            if self.finished:
+            if finished:
                 return
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), tick)

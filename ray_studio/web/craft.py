@@ -58,7 +58,10 @@ class Craft:
     async def enhance_in_page(self, prompt: str, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
         """The suggestion beside the visitor's prompt; the prompt itself stays as it is until "Use it"."""
         craft = self.ui.craft
-        suggestion = await self.enhance(prompt, api_key, request)
+        try:
+            suggestion = await self.studio.enhance(prompt, api_key, self.page.visitor(request))
+        except RayError as err:
+            return self.page.failed(err, api_key)
         return {
             craft.suggestion_box: gr.Group(visible=True),
             craft.original: prompt,
@@ -109,7 +112,7 @@ class Craft:
             entry = self.entry(history, entry_id)
             url = await self.studio.clip_frame(entry, "first", api_key, self.page.visitor(request))
         except RayError as err:
-            raise self.page.error(err, api_key) from None
+            return self.page.failed(err, api_key)
         prompt, ratio, duration, _, _, _ = form_values(entry)
         note = "Leading in to that clip: its first frame is the end image. Describe what comes before, then Generate."
         return self._form(
@@ -126,7 +129,7 @@ class Craft:
             start = await self.studio.clip_frame(first, "last", api_key, visitor)
             end = await self.studio.clip_frame(second, "first", api_key, visitor)
         except RayError as err:
-            raise self.page.error(err, api_key) from None
+            return self.page.failed(err, api_key)
         prompt, ratio, duration, _, _, _ = form_values(first)
         links = {"id": first.get("id"), "url": start, "leads_into": second.get("id"), "end_url": end}
         note = "Bridging: the first clip's last frame starts it, the second's first frame ends it. Then Generate."

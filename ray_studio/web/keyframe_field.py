@@ -31,10 +31,9 @@ class KeyframeField:
         try:
             url, notes = await page.studio.keyframe(path, name, api_key, page.visitor(request), page.uploads)
         except RayError as err:
-            message = page.error(err, api_key).message
-            gr.Warning(message, title=err.title)
-            # The picture goes too, so what is shown is what would be sent: nothing.
-            return {frame.url: "", frame.note: f"⚠️ {message}", frame.image: None, frame.uploaded: ""}
+            # Said once, under the picture the visitor just gave; the picture goes too, so what is
+            # shown is what would be sent: nothing.
+            return {frame.url: "", frame.note: page.failure_line(err, api_key), frame.image: None, frame.uploaded: ""}
         note = "✓ Ready" + (f" ({'; '.join(notes)})" if notes else "")
         return {frame.url: url, frame.note: note, frame.uploaded: url}
 

@@ -23,6 +23,7 @@ from ray_studio.client.request import VideoRequest
 from ray_studio.client.variants import plan_variants
 from ray_studio.web.board import Tracked
 from ray_studio.web.cards import for_cards
+from ray_studio.web.failures import PageFailures
 from ray_studio.web.history import chain_links, form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
@@ -81,7 +82,7 @@ def variants_price(studio: Studio, prompts: str, aspect_ratios: list[str], loop_
     return studio.price_line(duration, plan.count)
 
 
-class Page(WaysIn):
+class Page(WaysIn, PageFailures):
     """Handlers for one page over one Studio, writing to that page's components."""
 
     def __init__(self, studio: Studio, uploads: Path, ui: Layout, links: ClipLinks | None = None) -> None:
@@ -107,10 +108,10 @@ class Page(WaysIn):
             del self._events[visitor.id]
 
     @contextlib.contextmanager
-    def turn(self, visitor: Visitor, api_key: Any) -> Iterator[None]:
-        """One of the visitor's long events; refused, in words for them, if they hold their share."""
+    def turn(self, visitor: Visitor) -> Iterator[None]:
+        """One of the visitor's long events; refused (BusyVisitorError) if they hold their share."""
         if not self.take_turn(visitor):
-            raise self.error(BusyVisitorError(), api_key)
+            raise BusyVisitorError()
         try:
             yield
         finally:
@@ -120,28 +121,6 @@ class Page(WaysIn):
 
     def visitor(self, request: gr.Request | None, profile: Any = None) -> Visitor:
         return visitor_of(request, self.studio.policy.proxies, profile)
-
-    def error(self, err: RayError, api_key: Any) -> gr.Error:
-        """A failure as a visitor may read it, logged in one line: a refusal, or a failure the page
-        foresaw, is no bug, so Gradio prints no traceback for it (a bug, any other exception, keeps one).
-
-        Only the title goes to the log: the rest may quote what the visitor typed, their key among it
-        if they pasted it in the wrong field."""
-        log.info("told a visitor: %s (%s)", err.heading, type(err).__name__)
-        return gr.Error(self.visitor_text(err, api_key), title=err.title, duration=None, print_exception=False)
-
-    def visitor_text(self, err: RayError, api_key: Any) -> str:
-        """Their own key's advice, or the page's.
-
-        Not passed through ``redact`` again: Segmind's words in it were redacted by the client, and
-        the rest is ours or the visitor's own input. Redacting that against the page's key would tell
-        a visitor whether what they typed is part of the key (``(got '[key hidden]')``): an oracle."""
-        own_key = isinstance(api_key, str) and bool(api_key.strip())
-        return err.visitor_message(own_key)
-
-    def failure_line(self, err: RayError, api_key: Any) -> str:
-        """The error as it stays on the page after its toast has gone."""
-        return f"⚠️ **{err.title}.** {self.visitor_text(err, api_key).split(': ', 1)[-1]}"
 
     def status(self, tracked: Tracked) -> str:
         return status_line(tracked, self.studio.board)
@@ -184,16 +163,19 @@ class Page(WaysIn):
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[Shown]:  # fmt: skip
-        visitor = self.visitor(request, profile)
+        form = (prompt, aspect_ratio, duration, loop, start_url, end_url)
+        clip = self._clip_in_page(self.visitor(request, profile), form, api_key, history, continuing)
+        async for shown in self.in_page(clip, api_key):
+            yield shown
+
+    async def _clip_in_page(
+        self, visitor: Visitor, form: tuple, api_key: Any, history: Any, continuing: Any
+    ) -> AsyncIterator[Shown]:
         player, kept = self.ui.player, self.ui.kept
-        with self.turn(visitor, api_key):
+        with self.turn(visitor):
             history = trimmed(history)
-            try:
-                video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_url, end_url)
-                tracked, own_key = await self.studio.start(video_request, api_key, visitor)
-            except RayError as err:
-                yield {player.status: self.failure_line(err, api_key)}
-                raise self.error(err, api_key) from None
+            video_request = VideoRequest(*form)
+            tracked, own_key = await self.studio.start(video_request, api_key, visitor)
             continues, leads_into = chain_links(continuing, video_request.start_image_url, video_request.end_image_url)
             known_job, recorded = None, False
             try:
@@ -212,8 +194,8 @@ class Page(WaysIn):
                 self.studio.board.abandon(tracked)
                 raise
             if tracked.error is not None:
-                yield {player.status: self.failure_line(tracked.error, api_key), kept.history: history}
-                raise self.error(tracked.error, api_key)
+                yield {kept.history: history}
+                raise tracked.error
             result = tracked.result
             summary = self.studio.result_summary(result, own_key)
             # The clip first, alone: the history (its card) follows in an update of its own.
@@ -222,7 +204,9 @@ class Page(WaysIn):
 
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
         """After a reload, a dropped connection or a Cancel: follow the clips still being made, without
-        paying again, and put them in the history when they are done (in the player too if ``show``)."""
+        paying again, and put them in the history when they are done (in the player too if ``show``).
+        A clip that had failed already says so on its card only: the status line tells of a failure
+        only for a clip it was showing as still being made."""
         player, kept = self.ui.player, self.ui.kept
         history = for_cards(self.studio, self.studio.settle_lost(history))
         # Sent back first, with the clips this server no longer has marked on their cards.
@@ -233,12 +217,15 @@ class Page(WaysIn):
             return  # nothing to follow, or this visitor already holds their share of the server
         try:
             for tracked, own_key in following:
+                waited = False
                 async for state in tracked.changes():
                     if not state.finished:
+                        waited = True
                         yield {player.status: f"Still being made at Segmind (no new charge): {self.status(state)}"}
                 history = self.studio.remember(history, tracked, own_key)
                 if tracked.result is None:
-                    yield {player.status: self.failure_line(tracked.error, api_key), kept.history: history}
+                    told = waited and tracked.error is not None
+                    yield {**(self.failed(tracked.error, api_key) if told else {}), kept.history: history}
                 elif show:
                     yield {
                         player.status: "Your clip from before is ready.",
@@ -278,7 +265,7 @@ class Page(WaysIn):
                 raise NothingToContinueError()
             url = await self.studio.continue_from(entry, api_key, self.visitor(request))
         except RayError as err:
-            raise self.error(err, api_key) from None
+            return self.failed(err, api_key)
         prompt, ratio, duration, loop, _, end = form_values(entry)
         note = "Continuing from that clip: its last frame is the start image. Tweak the prompt, then Generate."
         return {
@@ -301,13 +288,14 @@ class Page(WaysIn):
             shown[self.ui.keyframes.end.url] = ""
         return shown
 
-    async def join(self, history: Any, entry: dict | None, api_key: str = "", request: gr.Request = None) -> str:  # type: ignore[assignment]
+    async def join(self, history: Any, entry: dict | None, api_key: str = "", request: gr.Request = None) -> Shown:  # type: ignore[assignment]
+        """The chain of the clip in the player as one MP4, offered under the player."""
         entry_id = entry.get("id", "") if isinstance(entry, dict) else ""
         try:
             path = await self.studio.join_chain(history, entry_id, self.visitor(request))
         except RayError as err:
-            raise self.error(err, api_key) from None
-        return str(path)
+            return self.failed(err, api_key)
+        return {self.ui.player.chain_file: gr.File(value=str(path), visible=True)}
 
     def chain_button(self, history: Any, entry: dict | None) -> gr.Button:
         chain = self.studio.chain_of(history, entry.get("id", "") if isinstance(entry, dict) else "")

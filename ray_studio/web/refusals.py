@@ -41,18 +41,27 @@ def countdown(seconds: float) -> str:
     return f"in {hours} h {minutes} min" if minutes else f"in {hours} h"
 
 
-def when(at: datetime, now: float) -> str:
-    """``14:32 UTC (in 6 min)``: the clock time rounded up to the minute, so it is never too early."""
+def rounded_up(at: datetime) -> datetime:
+    """``at`` rounded up to the minute, so that a time to come back is never too early."""
     rounded = at.replace(second=0, microsecond=0)
-    if rounded < at:
-        rounded += timedelta(minutes=1)
+    return rounded + timedelta(minutes=1) if rounded < at else rounded
+
+
+def utc_clock(at: datetime, now: float) -> str:
+    """``14:32 UTC``, ``00:00 UTC tomorrow``, ``09:15 UTC on 16 Mar``: ``at``, rounded up to the minute."""
+    rounded = rounded_up(at)
     day = ""
     today = datetime.fromtimestamp(now, UTC).date()
     if rounded.date() == today + timedelta(days=1):
         day = " tomorrow"
     elif rounded.date() != today:
         day = f" on {rounded.day} {rounded:%b}"
-    return f"{rounded:%H:%M} UTC{day} ({countdown(at.timestamp() - now)})"
+    return f"{rounded:%H:%M} UTC{day}"
+
+
+def when(at: datetime, now: float) -> str:
+    """``in 6 min, at 14:32 UTC``: how long, then the clock time (a page shows it in the visitor's zone too)."""
+    return f"{countdown(at.timestamp() - now)}, at {utc_clock(at, now)}"
 
 
 # --------------------------------------------------------------------------- refusals
@@ -79,6 +88,7 @@ class SpendRefusedError(RayError):
     ) -> None:
         self.retry_at = retry_at
         self.visitor = visitor
+        self.clock: tuple[str, datetime] | None = None  # the time to come back as the message names it, and when
         self.also: tuple[SpendRefusedError, ...] = ()  # the other rules that refused the same call
         super().__init__(detail, action=action)
 
@@ -139,8 +149,10 @@ class VisitorLimitError(SpendRefusedError):
             action = f"Ask for fewer clips at once, or {_go_on_now()}"
         else:
             detail = f"{allowed}, and this would go past it"
-            action = f"You can try again at {when(retry_at, now)}, or {_go_on_now()}"
+            action = f"You can try again {when(retry_at, now)}, or {_go_on_now()}"
         super().__init__(detail, action=action, retry_at=retry_at, visitor=visitor)
+        if retry_at is not None:
+            self.clock = (utc_clock(retry_at, now), rounded_up(retry_at))
 
 
 class NetworkLimitError(VisitorLimitError):
@@ -166,10 +178,11 @@ class DailyBudgetError(SpendRefusedError):
         midnight = next_utc_midnight(now)
         super().__init__(
             "today's budget for this page's key is spent",
-            action=f"It resets at 00:00 UTC ({countdown(midnight.timestamp() - now)}); {_go_on_now('carry on')}",
+            action=f"It resets {when(midnight, now)}; {_go_on_now('carry on')}",
             retry_at=midnight,
             visitor=visitor,
         )
+        self.clock = (utc_clock(midnight, now), midnight)
 
 
 class LimitsUnavailableError(SpendRefusedError):

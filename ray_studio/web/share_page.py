@@ -11,6 +11,7 @@ import gradio as gr
 
 from ray_studio.client.errors import RayError
 from ray_studio.web.board import JobBoard
+from ray_studio.web.failures import failure_html
 from ray_studio.web.share import ClipLinks, base_url
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class SharePage:
             shared = self.links.open(token)
         except RayError as err:
             log.info("a clip link did not open: %s (%s)", err.title, type(err).__name__)
-            return {player.status: f"⚠️ **{err.title}.** {err.visitor_explanation()}", sharing.remix: gr.skip()}
+            return {player.status: failure_html(err, own_key=True), sharing.remix: gr.skip()}
         prompt = html.escape(shared.request.prompt)
         return {
             player.status: f"**A shared clip** · {shared.lasts}.",

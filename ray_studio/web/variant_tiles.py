@@ -76,17 +76,19 @@ class VariantTiles:
         request: gr.Request = None,  # type: ignore[assignment]
         profile: gr.OAuthProfile | None = None,
     ) -> AsyncIterator[Shown]:  # fmt: skip
+        form = (prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, cameras)
+        clips = self._run(self.page.visitor(request, profile), form, api_key, history)
+        async for shown in self.page.in_page(clips, api_key):
+            yield shown
+
+    async def _run(self, visitor: Visitor, form: tuple, api_key: Any, history: Any) -> AsyncIterator[Shown]:
         page, studio = self.page, self.page.studio
-        visitor = page.visitor(request, profile)
-        with page.turn(visitor, api_key):
+        prompts, aspect_ratios, duration, loop_both, loop, start_url, end_url, cameras = form
+        with page.turn(visitor):
             history = trimmed(history)
-            try:
-                loops = [False, True] if loop_both else [bool(loop)]
-                requests = studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url, cameras)
-                tracked, own_key = await studio.start_many(requests, api_key, visitor)
-            except RayError as err:
-                yield {self.ui.player.status: page.failure_line(err, api_key)}
-                raise page.error(err, api_key) from None
+            loops = [False, True] if loop_both else [bool(loop)]
+            requests = studio.variant_requests(prompts, aspect_ratios, duration, loops, start_url, end_url, cameras)
+            tracked, own_key = await studio.start_many(requests, api_key, visitor)
             for t in tracked:  # kept from the start: a reload or Cancel while they are sent finds them
                 history = studio.remember(history, t, own_key)
             try:
@@ -98,7 +100,7 @@ class VariantTiles:
                 raise
             failed = [t.error for t in tracked if t.error is not None]
             if failed and len(failed) == len(tracked):
-                raise page.error(failed[0], api_key)
+                raise failed[0]
 
     async def _follow(
         self, tracked: list[Tracked], labels: list[str], history: list[dict], own_key: bool
@@ -151,7 +153,7 @@ class VariantTiles:
         try:
             path = self.page.studio.clip_file(entry)
         except RayError as err:
-            raise self.page.error(err, "") from None
+            return self.page.failed(err, "")
         player = self.ui.player
         return {
             player.video: str(path),

@@ -52,7 +52,7 @@ class WaysIn:
         """
         visitor = self.visitor(request, profile)
         try:
-            with self.turn(visitor, api_key):
+            with self.turn(visitor):
                 video_request = VideoRequest(prompt, aspect_ratio, duration, loop, start_image_url, end_image_url)
                 tracked, own_key = await self.studio.start(video_request, api_key, visitor)
                 result = await self._outcome(tracked)
@@ -95,7 +95,7 @@ class WaysIn:
         """
         visitor = self.visitor(request, profile)
         try:
-            with self.turn(visitor, api_key):
+            with self.turn(visitor):
                 requests = self.studio.variant_requests(
                     prompts, aspect_ratios or [DEFAULT_ASPECT_RATIO], duration, [loop], start_image_url, end_image_url,
                     cameras,

@@ -183,8 +183,8 @@ def continuing(ui: Layout, page: Page) -> None:
     player, kept = ui.player, ui.kept
     continue_from(player.extend.click, ui, page)
     kept.current.change(lambda entry: gr.Button(interactive=bool(entry)), kept.current, player.extend, **PRIVATE)
-    joined = player.join.click(page.join, [kept.history, kept.current, ui.key.api_key], player.chain_file, **QUEUED)
-    joined.success(lambda: gr.File(visible=True), None, player.chain_file, **PRIVATE)
+    player.join.click(page.join, [kept.history, kept.current, ui.key.api_key], [player.chain_file, player.status],
+                      **QUEUED)  # fmt: skip
 
 
 def card_inputs(kept: Any) -> dict[str, Any]:
@@ -264,8 +264,8 @@ def endpoints(page: Page, craft: Craft) -> None:
 def prompt_craft(ui: Layout, craft: Craft) -> None:
     """Enhance: the suggestion beside the prompt, Use it / Keep mine, Undo; the camera move picker."""
     c, prompt = ui.craft, ui.shot.prompt
-    c.enhance.click(craft.enhance_in_page, [prompt, ui.key.api_key], [c.suggestion_box, c.original, c.suggestion],
-                    **QUEUED)  # fmt: skip
+    c.enhance.click(craft.enhance_in_page, [prompt, ui.key.api_key],
+                    [c.suggestion_box, c.original, c.suggestion, ui.player.status], **QUEUED)  # fmt: skip
     c.use_it.click(craft.use_it, [c.suggestion, prompt], [prompt, c.before, c.undo, c.suggestion_box], **PRIVATE)
     c.keep_mine.click(craft.keep_mine, None, c.suggestion_box, **PRIVATE)
     c.undo.click(craft.undo, c.before, [prompt, c.undo], **PRIVATE)
