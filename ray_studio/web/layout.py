@@ -110,6 +110,7 @@ class Player(NamedTuple):
     join: gr.Button
     chain_file: gr.File
     slots: list[gr.Video]  # the variants' players
+    progress: gr.HTML  # the clip being made (waiting.py), beside the status line
 
 
 class Kept(NamedTuple):
@@ -173,9 +174,10 @@ class Layout:
 
     @property
     def shown(self) -> list[Any]:
-        """What a clip being made updates: the status line, the player and its line, the history, the entry played."""
+        """What a clip being made updates: the status line and its progress, the player and its line, the
+        history, the entry played."""
         p, k = self.player, self.kept
-        return [p.status, p.video, p.info, k.history, k.current]
+        return [p.status, p.progress, p.video, p.info, k.history, k.current]
 
 
 # --------------------------------------------------------------------------- the page, top to bottom
@@ -356,8 +358,17 @@ def clip_links() -> ClipLinks:
     return ClipLinks(lead_in, bridge_from, bridge_to, bridge)
 
 
+def status_area() -> tuple[gr.Markdown, gr.HTML]:
+    """Above the player, one live region (#clip-status): the page's line about the clip, and the clip
+    being made (in the player's place while the player is empty: page.css)."""
+    with gr.Column(elem_id="clip-status"):
+        status = gr.Markdown(elem_id="clip-line")
+        progress = gr.HTML("", min_height=0, padding=False, elem_id="clip-progress")
+    return status, progress
+
+
 def result_player(max_variants: int) -> Player:
-    status = gr.Markdown(elem_id="clip-status")
+    status, progress = status_area()
     video = gr.Video(label="Video", autoplay=True, buttons=["download"], interactive=False, elem_id="video", height=440)
     # Serve our clips as they are. With ffmpeg installed (as on Spaces) Gradio would ffprobe every
     # clip in the event loop's path and re-encode any it does not recognise; Segmind's are H.264
@@ -378,7 +389,7 @@ def result_player(max_variants: int) -> Player:
                                     buttons=["download"], elem_id=f"variant-{i}")  # fmt: skip
                     slot.postprocess = serve_as_is
                     slots.append(slot)
-    return Player(status, video, info, extend, join, chain_file, slots)
+    return Player(status, video, info, extend, join, chain_file, slots, progress)
 
 
 def share_controls() -> Sharing:
