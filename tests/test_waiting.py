@@ -132,3 +132,16 @@ def test_the_board_starts_the_clock_again_when_a_clip_that_waited_for_a_slot_is_
         standin.default = Reply(processing=LONG)
         second, slot_freed = asyncio.run(scenario(standin))
     assert second.sent is not None and second.started < slot_freed < second.sent
+
+
+def test_a_watcher_gets_the_finished_clip_last_even_when_it_finishes_while_the_watcher_is_busy(tmp_path):
+    async def scenario() -> list[str]:
+        tracked = Tracked(VideoRequest("a fox"), "someone", tmp_path / "fox.mp4", phase="QUEUED")
+        seen = []
+        async for state in tracked.changes(tick=None):
+            seen.append(state.phase)
+            if state.phase == "QUEUED":
+                tracked._set("done")  # as the board does, while the page is still sending "Queued"
+        return seen
+
+    assert asyncio.run(scenario()) == ["QUEUED", "done"]

@@ -132,8 +132,9 @@ class Tracked:
         until it is finished; the last value is the finished job."""
         while True:
             self._changed.clear()
+            finished = self.finished  # one that ends while the watcher handles the last value is yielded again
             yield self
-            if self.finished:
+            if finished:
                 return
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), tick)
