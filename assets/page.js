@@ -74,6 +74,59 @@ window.rayStudio = {
   },
 };
 
+// --------------------------------------------------------------------------- a clip being made
+// The server sends the placeholder (ray_studio/web/waiting.py) on each change of phase, with the clock
+// as it was then; here the clock and the bar move on each second until the next one arrives.
+window.rayStudio.waiting = {
+  NEAR_FULL: 97, // percent: past the usual time the bar waits here (waiting.py's NEAR_FULL)
+  arrived: new WeakMap(),
+  clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  },
+  // When each clock the server sent arrived (Gradio may patch the same element with the next one).
+  stamp() {
+    const now = Date.now();
+    for (const box of document.querySelectorAll(".ray-wait[data-elapsed]")) {
+      const sent = `${box.dataset.phase} ${box.dataset.elapsed}`;
+      if (this.arrived.get(box)?.sent !== sent) this.arrived.set(box, { sent, at: now });
+    }
+  },
+  tick() {
+    this.stamp();
+    for (const box of document.querySelectorAll(".ray-wait[data-elapsed]")) {
+      this.show(box, Number(box.dataset.elapsed) + (Date.now() - this.arrived.get(box).at) / 1000);
+    }
+  },
+  show(box, t) {
+    const usual = Number(box.dataset.usual) || 0;
+    const template = usual && t > usual ? box.dataset.over : box.dataset.within;
+    const clock = (template || "").replace("{t}", this.clock(t));
+    const words = box.querySelector(".wait-words")?.textContent || "";
+    const shown = box.querySelector(".wait-clock");
+    if (shown && clock) shown.textContent = clock;
+    const bar = box.querySelector(".wait-bar");
+    if (!bar) return;
+    bar.setAttribute("aria-valuetext", [words, clock].filter(Boolean).join(" "));
+    if (!usual) return; // an indeterminate bar: its words only
+    const done = box.dataset.phase === "downloading";
+    bar.setAttribute("aria-valuenow", String(Math.round(done ? usual : Math.min(t, usual))));
+    const percent = done ? 100 : Math.min(this.NEAR_FULL, (100 * t) / usual);
+    bar.querySelector(".wait-fill")?.style.setProperty("width", `${percent.toFixed(1)}%`);
+  },
+};
+setInterval(() => window.rayStudio.waiting.tick(), 1000);
+// Stamped as it arrives, not at the next tick (this only reads: its own writes do not wake it).
+const watchProgress = new MutationObserver(() => {
+  const box = document.getElementById("clip-progress");
+  if (!box) return;
+  watchProgress.disconnect();
+  new MutationObserver(() => window.rayStudio.waiting.stamp()).observe(box, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["data-phase", "data-elapsed"],
+  });
+});
+watchProgress.observe(document.documentElement, { childList: true, subtree: true });
+
 // The phrase chips: a click adds the phrase to the prompt, as if typed (Gradio hears the input).
 document.addEventListener("click", (event) => {
   const chip = event.target.closest && event.target.closest("button[data-phrase]");

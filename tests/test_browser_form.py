@@ -94,5 +94,4 @@ def test_while_waiting_the_last_clip_stays_and_the_buttons_say_what_they_do(page
     assert page.evaluate(f"() => document.querySelector('{VIDEO}')?.src") == first
     grey = page.evaluate("() => getComputedStyle(document.querySelector('#generate')).backgroundColor")
     assert grey == "rgb(156, 163, 175)"
-    page.screenshot(path=str(ARTIFACTS / "waiting-1366x900.png"))
     page.wait_for_function(f"() => document.querySelector('{VIDEO}')?.src !== '{first}'", timeout=30_000)

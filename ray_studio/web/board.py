@@ -90,6 +90,7 @@ class Tracked:
     phase: str = "waiting"
     job_id: str | None = None
     started: float = field(default_factory=time.monotonic)
+    sent: float | None = None  # when it was sent to Segmind: the estimate counts from there
     result: VideoResult | None = None
     error: RayError | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -122,6 +123,11 @@ class Tracked:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    @property
+    def since_sent(self) -> float:
+        """Seconds since it was sent to Segmind (since it was started, before that or when only followed)."""
+        return time.monotonic() - (self.sent or self.started)
+
     def _set(self, phase: str) -> None:
         self.phase = phase
         self._changed.set()
@@ -131,7 +137,7 @@ class Tracked:
         until it is finished; the last value is the finished job."""
         while True:
             self._changed.clear()
-            finished = self.finished  # as it was when yielded: a job that ends meanwhile is yielded again
+            finished = self.finished  # one that ends while the watcher handles the last value is yielded again
             yield self
             if finished:
                 return
@@ -274,6 +280,7 @@ class JobBoard:
             self._slots = asyncio.Semaphore(self.concurrency)
         try:
             async with self._slots:
+                tracked.sent = time.monotonic()
                 tracked._set("submitting")
                 billed = True  # from here on a failure may have been charged, unless it says otherwise
                 await self._generate(tracked, key)

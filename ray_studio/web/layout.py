@@ -118,6 +118,7 @@ class Player(NamedTuple):
     join: gr.Button
     chain_file: gr.File
     tiles: Tiles  # a set of variants, above the player
+    progress: gr.HTML  # the clip being made (waiting.py), beside the status line
 
 
 class Kept(NamedTuple):
@@ -181,9 +182,10 @@ class Layout:
 
     @property
     def shown(self) -> list[Any]:
-        """What a clip being made updates: the status line, the player and its line, the history, the entry played."""
+        """What a clip being made updates: the status line and its progress, the player and its line, the
+        history, the entry played."""
         p, k = self.player, self.kept
-        return [p.status, p.video, p.info, k.history, k.current]
+        return [p.status, p.progress, p.video, p.info, k.history, k.current]
 
 
 # --------------------------------------------------------------------------- the page, top to bottom
@@ -367,8 +369,17 @@ def clip_links() -> ClipLinks:
     return ClipLinks(lead_in, bridge_from, bridge_to, bridge)
 
 
+def status_area() -> tuple[gr.Markdown, gr.HTML]:
+    """Above the player, one live region (#clip-status): the page's line about the clip, and the clip
+    being made (in the player's place while the player is empty: page.css)."""
+    with gr.Column(elem_id="clip-status"):
+        status = gr.Markdown(elem_id="clip-line")
+        progress = gr.HTML("", min_height=0, padding=False, elem_id="clip-progress")
+    return status, progress
+
+
 def result_player() -> Player:
-    status = gr.Markdown(elem_id="clip-status")
+    status, progress = status_area()
     tiles = variant_tiles()
     video = gr.Video(label="Video", autoplay=True, buttons=["download"], interactive=False, elem_id="video", height=440)
     # Serve our clips as they are. With ffmpeg installed (as on Spaces) Gradio would ffprobe every
@@ -381,7 +392,7 @@ def result_player() -> Player:
         extend = gr.Button("Continue from this clip", elem_id="extend", size="sm", interactive=False)
         join = gr.Button("Download the chain as one MP4", elem_id="join", size="sm", visible=False)
     chain_file = gr.File(label="The chain, joined", visible=False, elem_id="chain-file")
-    return Player(status, video, info, extend, join, chain_file, tiles)
+    return Player(status, video, info, extend, join, chain_file, tiles, progress)
 
 
 def variant_tiles() -> Tiles:

@@ -28,6 +28,7 @@ from ray_studio.web.history import chain_links, form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio
+from ray_studio.web.waiting import placeholder
 from ray_studio.web.ways_in import WaysIn
 from ray_studio.web.words import status_line
 
@@ -125,6 +126,10 @@ class Page(WaysIn, PageFailures):
     def status(self, tracked: Tracked) -> str:
         return status_line(tracked, self.studio.board)
 
+    def waiting(self, tracked: Tracked, line: str = "") -> Shown:
+        """A clip being made: its placeholder and progress, under ``line``."""
+        return {self.ui.player.status: line, self.ui.player.progress: placeholder(tracked, self.studio.board)}
+
     async def _outcome(self, tracked: Tracked):
         try:
             return await tracked.outcome()
@@ -179,7 +184,7 @@ class Page(WaysIn, PageFailures):
             continues, leads_into = chain_links(continuing, video_request.start_image_url, video_request.end_image_url)
             known_job, recorded = None, False
             try:
-                async for state in tracked.changes():
+                async for state in tracked.changes(tick=None):  # page.js moves the clock between changes
                     shown: Shown = {}
                     # Kept from the start (a reload or Cancel while it is sent finds it by its ticket), again
                     # once Segmind has it (a job id), and when it ends; a clip refused before Segmind had
@@ -189,17 +194,18 @@ class Page(WaysIn, PageFailures):
                         history = self.studio.remember(history, state, own_key, continues, leads_into)
                         shown[kept.history] = history
                     if not state.finished:
-                        yield {player.status: self.status(state), **shown}
+                        yield {**self.waiting(state), **shown}
             except asyncio.CancelledError:
                 self.studio.board.abandon(tracked)
                 raise
+            ended = {player.progress: ""}
             if tracked.error is not None:
-                yield {kept.history: history}
+                yield {kept.history: history, **ended}
                 raise tracked.error
             result = tracked.result
             summary = self.studio.result_summary(result, own_key)
             # The clip first, alone: the history (its card) follows in an update of its own.
-            yield {player.status: self.status(tracked), player.video: str(result.path), player.info: summary}
+            yield {player.status: self.status(tracked), player.video: str(result.path), player.info: summary, **ended}
             yield {kept.history: history, kept.current: history[0]}
 
     async def pick_up(self, history, api_key, request: gr.Request = None, show: bool = True):  # type: ignore[assignment]
@@ -218,16 +224,18 @@ class Page(WaysIn, PageFailures):
         try:
             for tracked, own_key in following:
                 waited = False
-                async for state in tracked.changes():
+                async for state in tracked.changes(tick=None if show else 1.0):
                     if not state.finished:
                         waited = True
-                        yield {player.status: f"Still being made at Segmind (no new charge): {self.status(state)}"}
+                        yield self._still_being_made(state, show)
                 history = self.studio.remember(history, tracked, own_key)
+                cleared = {player.progress: ""} if show else {}
                 if tracked.result is None:
                     told = waited and tracked.error is not None
-                    yield {**(self.failed(tracked.error, api_key) if told else {}), kept.history: history}
+                    yield {**(self.failed(tracked.error, api_key) if told else {}), kept.history: history, **cleared}
                 elif show:
                     yield {
+                        **cleared,
                         player.status: "Your clip from before is ready.",
                         player.video: str(tracked.result.path),
                         player.info: self.studio.result_summary(tracked.result, own_key),
@@ -238,6 +246,11 @@ class Page(WaysIn, PageFailures):
                     yield {player.status: ready, kept.history: history}
         finally:
             self.end_turn(visitor)
+
+    def _still_being_made(self, tracked: Tracked, show: bool) -> Shown:
+        """A clip picked up: its placeholder when it will come to the player, else one line."""
+        line = "Still being made at Segmind (no new charge)"
+        return self.waiting(tracked, line + ".") if show else {self.ui.player.status: f"{line}: {self.status(tracked)}"}
 
     async def keep_after_cancel(self, history, api_key, request: gr.Request = None):  # type: ignore[assignment]
         """pick_up, leaving the player as it is: it changes the status line and the history only."""
@@ -254,7 +267,7 @@ class Page(WaysIn, PageFailures):
                 "started is billed, so it is kept: it will appear in your history when it is ready."
             )
         gr.Info(text, title="Cancelled")
-        return {**self.idle(), self.ui.player.status: text}
+        return {**self.idle(), self.ui.player.status: text, self.ui.player.progress: ""}
 
     # -- continuing, joining
 

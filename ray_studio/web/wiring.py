@@ -132,6 +132,7 @@ def generation(ui: Layout, page: Page) -> gr.events.Dependency:
                       **IN_PAGE)  # fmt: skip
     run.then(page.idle, None, ui.buttons, **PRIVATE)
     run.failure(page.idle, None, ui.buttons, **PRIVATE)  # Gradio 6 skips .then after an error
+    run.failure(lambda: "", None, ui.player.progress, **PRIVATE)  # no placeholder left after a bug
     made = run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
     made.then(page.chain_button, [kept.history, kept.current], ui.player.join, **PRIVATE)
     end_url = ui.keyframes.end.url
@@ -168,7 +169,8 @@ def variant_tiles(ui: Layout, page: Page, tiles: VariantTiles) -> None:
 def cancel(ui: Layout, page: Page, runs: list[gr.events.Dependency]) -> None:
     status, history = ui.player.status, ui.kept.history
     # Queued (unlike the other small events): Gradio delivers gr.Info only through the queue.
-    stop = ui.controls.cancel.click(page.cancelled, None, [*ui.buttons, status], cancels=runs, api_visibility="private")
+    stopped = [*ui.buttons, status, ui.player.progress]
+    stop = ui.controls.cancel.click(page.cancelled, None, stopped, cancels=runs, api_visibility="private")
     stop.then(page.keep_after_cancel, [history, ui.key.api_key], [status, history], **QUEUED)
     stop.then(None, js="() => rayStudio.tiles.stopped()")
 

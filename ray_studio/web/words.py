@@ -80,25 +80,41 @@ def example_label(example: list) -> str:
     return f"{describe_shape(ratio, duration, loop, bool(start), bool(end))} · {prompt}"
 
 
+# A clip being made, phase by phase: what it is doing, and how its clock reads ("{t}": the clock).
+WAIT_WORDS = {
+    "waiting": ("Waiting for a free slot on this server…", "{t} (nothing sent yet)"),
+    "submitting": ("Sending to Segmind…", ""),
+    "QUEUED": ("Queued at Segmind…", "{t}"),
+    "PROCESSING": ("Generating", "{t}"),
+    "downloading": ("Downloading the clip…", "{t}"),
+}
+
+
+def wait_words(phase: str, usual: float | None) -> tuple[str, str, str]:
+    """What a clip in ``phase`` is doing, then its clock within the usual time and past it:
+    ``("Generating", "{t} of about 1:10", "{t} (longer than the usual 1:10)")``."""
+    if phase == "PROCESSING" and usual:
+        return "Generating", f"{{t}} of about {clock(usual)}", f"{{t}} (longer than the usual {clock(usual)})"
+    words, time = WAIT_WORDS.get(phase, ("", ""))
+    return words, time, time
+
+
+def wait_text(phase: str, elapsed: float, usual: float | None) -> tuple[str, str]:
+    """What a clip being made is doing, and its clock at ``elapsed`` s: ``("Generating", "0:42 of about 1:10")``."""
+    words, within, over = wait_words(phase, usual)
+    return words, (over if usual and elapsed > usual else within).replace("{t}", clock(elapsed))
+
+
 def status_line(tracked: Tracked, board: JobBoard) -> str:
-    """Where a clip is, for the page: ``Generating… 0:42 (usually about 1:10)``."""
-    elapsed = clock(tracked.elapsed)
-    if tracked.phase == "waiting":
-        return f"Waiting for a free slot on this server… {elapsed} (nothing sent yet)"
-    if tracked.phase == "submitting":
-        return "Sending to Segmind…"
-    if tracked.phase == "QUEUED":
-        return f"Queued at Segmind… {elapsed}"
-    if tracked.phase == "PROCESSING":
-        usually = board.estimate(tracked.request.duration) if tracked.request else None
-        return f"Generating… {elapsed}" + (f" (usually about {clock(usually)})" if usually else "")
-    if tracked.phase == "downloading":
-        return f"Downloading the clip… {elapsed}"
+    """Where a clip is, as one line: ``Generating 0:42 of about 1:10``."""
     if tracked.phase == "done":
         return f"Done in {clock(tracked.result.elapsed_seconds if tracked.result else tracked.elapsed)}."
     if tracked.phase == "stopped":
         return "Stopped before anything was sent; nothing was charged."
-    return ""
+    if tracked.phase not in WAIT_WORDS:
+        return ""
+    usual = board.estimate(tracked.request.duration) if tracked.request else None
+    return " ".join(part for part in wait_text(tracked.phase, tracked.since_sent, usual) if part)
 
 
 def captions(requests: list[VideoRequest]) -> list[str]:
