@@ -102,6 +102,6 @@ class PageFailures:
                 yield shown
         except RayError as err:
             own_key = self.told(err, api_key)
-            yield {self.ui.player.status: failure_html(err, own_key)}
+            yield {self.ui.player.status: failure_html(err, own_key), self.ui.player.progress: ""}
             title, message = err.visitor_title(own_key), err.visitor_message(own_key)
             raise gr.Error(message, title=title, duration=None, visible=False, print_exception=False) from None

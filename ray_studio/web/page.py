@@ -200,8 +200,8 @@ class Page(WaysIn, PageFailures):
                 raise
             ended = {player.progress: ""}
             if tracked.error is not None:
-                yield {kept.history: history, **ended}
-                raise tracked.error
+                yield {kept.history: history}
+                raise tracked.error  # in_page shows it in the placeholder's place
             result = tracked.result
             summary = self.studio.result_summary(result, own_key)
             # The clip first, alone: the history (its card) follows in an update of its own.
