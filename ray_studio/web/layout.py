@@ -47,10 +47,9 @@ class KeyBox(NamedTuple):
 
 class Controls(NamedTuple):
     price: gr.Markdown
-    limits: gr.Markdown
     generate: gr.Button
     cancel: gr.Button
-    allowance: gr.Markdown | None = None  # the visitor's clips left (allowance_line)
+    allowance: gr.Markdown  # the one line on limits: what the visitor may make on the page's key (allowance_line)
 
 
 class Keyframe(NamedTuple):
@@ -266,16 +265,16 @@ def key_box(open: bool) -> KeyBox:
 def generate_controls(studio: Studio) -> Controls:
     price = gr.Markdown(studio.price_line(DEFAULT_DURATION), elem_id="price")
     allowance = allowance_line()
-    limits = gr.Markdown(studio.limits_line(), elem_id="limits", visible=bool(studio.limits_line()))
     with gr.Row():
         generate = gr.Button("Generate", variant="primary", elem_id="generate")
         # Named for what it does: a clip Segmind has started is billed anyway.
         cancel = gr.Button("Stop waiting", variant="stop", visible=False, elem_id="cancel")
-    return Controls(price, limits, generate, cancel, allowance)
+    return Controls(price, generate, cancel, allowance)
 
 
 def allowance_line() -> gr.Markdown:
-    """Under the price: what this visitor may still make on the page's key (filled in once the page loads)."""
+    """Under the price, the one line on limits: what this visitor may still make on the page's key, or
+    that the page runs on visitors' own keys (filled in once the page loads)."""
     return gr.Markdown("", elem_id="allowance")
 
 

@@ -128,11 +128,10 @@ def generation(ui: Layout, page: Page) -> gr.events.Dependency:
                       **IN_PAGE)  # fmt: skip
     run.then(page.idle, None, ui.buttons, **PRIVATE)
     run.failure(page.idle, None, ui.buttons, **PRIVATE)  # Gradio 6 skips .then after an error
-    made = run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
-    made.then(page.chain_button, [kept.history, kept.current], ui.player.join, **PRIVATE)
+    run.success(page.chain_button, [kept.history, kept.current], ui.player.join, **PRIVATE)
     end_url = ui.keyframes.end.url
-    made.then(page.after_continuing, [kept.continuing, start_url, end_url], [kept.continuing, start_url, end_url],
-              **PRIVATE)  # fmt: skip
+    run.success(page.after_continuing, [kept.continuing, start_url, end_url], [kept.continuing, start_url, end_url],
+                **PRIVATE)  # fmt: skip
     return run
 
 
@@ -144,7 +143,6 @@ def variants(ui: Layout, page: Page) -> gr.events.Dependency:
     run = locked.then(page.variants_in_page, inputs, [player.status, *player.slots, ui.kept.history], **IN_PAGE)
     run.then(page.idle, None, ui.buttons, **PRIVATE)
     run.failure(page.idle, None, ui.buttons, **PRIVATE)
-    run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
     return run
 
 
@@ -220,7 +218,6 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(None, ui.shot.aspect_ratio, ui.shot.ratio_shape, js="(r) => rayStudio.shape(r)")
     loaded.then(None, ui.kept.history, None, js="(h) => rayStudio.cards.render(h)")  # at once, before pick_up
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
-    loaded.then(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)  # today's budget as it is now
 
 
 def endpoints(page: Page, craft: Craft) -> None:
