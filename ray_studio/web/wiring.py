@@ -155,8 +155,13 @@ def cancel(ui: Layout, page: Page, runs: list[gr.events.Dependency]) -> None:
 
 def continue_from(listener: Any, ui: Layout, page: Page) -> None:
     """``listener`` (a click, a .then) makes the form continue from the clip in ``ui.kept.current``."""
-    outputs = [*ui.form, ui.kept.continuing, ui.player.status, ui.keyframes.box]
+    outputs = [*ui.form, ui.kept.continuing, ui.player.status, ui.keyframes.box, *frame_slots(ui)]
     listener(page.continue_from, [ui.kept.current, ui.key.api_key], outputs, **QUEUED)
+
+
+def frame_slots(ui: Layout) -> list[Any]:
+    """What a clip's frame put in a keyframe slot shows: the picture, its note, the URL it was hosted as."""
+    return [c for f in (ui.keyframes.start, ui.keyframes.end) for c in (f.image, f.note, f.uploaded)]
 
 
 def continuing(ui: Layout, page: Page) -> None:
@@ -247,7 +252,7 @@ def prompt_craft(ui: Layout, craft: Craft) -> None:
 def clip_links(ui: Layout, craft: Craft) -> None:
     """Lead in (the clip in the player) and Bridge (two of the visitor's clips): the form made ready, like Continue."""
     links, kept, key = ui.links, ui.kept, ui.key.api_key
-    outputs = [*ui.form, kept.continuing, ui.player.status, ui.keyframes.box]
+    outputs = [*ui.form, kept.continuing, ui.player.status, ui.keyframes.box, *frame_slots(ui)]
     links.lead_in.click(craft.lead_in_current, [kept.current, key], outputs, **QUEUED)
     taken = card_inputs(kept)
     picked = kept.card.leadin.click(CardButtons(craft.page.studio, ui).pick, outputs=kept.current, **taken, **PRIVATE)
