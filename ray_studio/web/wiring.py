@@ -112,6 +112,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     form_lines(ui, page)
     remembered_key(ui)
     on_load(demo, ui, page)
+    first_look(demo, ui)
     endpoints(page, craft)
     allowance(demo, ui, page, runs)
 
@@ -223,6 +224,18 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(None, ui.shot.aspect_ratio, ui.shot.ratio_shape, js="(r) => rayStudio.shape(r)")
     loaded.then(None, ui.kept.history, None, js="(h) => rayStudio.cards.render(h)")  # at once, before pick_up
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
+
+
+def first_look(demo: gr.Blocks, ui: Layout) -> None:
+    """In the browser only (assets/first_look.js): an example card fills the form; the form's draft
+    (prompt, shape, length, loop) is kept in this browser and back after a reload, except on a shared
+    link's page; a clip that arrives is brought into view on a phone."""
+    picked = ui.examples.pick(None, None, ui.form, js="() => rayStudio.firstLook.take()")
+    picked.then(None, js="() => rayStudio.cards.restored()")  # what it changed, marked, and in sight
+    draft = [ui.shot.prompt, ui.shot.aspect_ratio, ui.shot.duration, ui.shot.loop]
+    demo.load(None, draft, draft, js="(...form) => rayStudio.firstLook.restoreDraft(form)")
+    gr.on([field.change for field in draft], None, draft, js="(...form) => rayStudio.firstLook.saveDraft(form)")
+    ui.player.video.change(None, js="() => rayStudio.firstLook.arrived()")
 
 
 def endpoints(page: Page, craft: Craft) -> None:
