@@ -67,8 +67,10 @@
       return [];
     },
 
-    arrived() {
-      return document.querySelector("#video video") ? this.reveal() : [];
+    // The player's value changed: a clip arrived (its element may be drawn a moment later), or it was cleared.
+    arrived(clip) {
+      if (clip) requestAnimationFrame(() => this.reveal());
+      return [];
     },
   };
 })();

@@ -108,11 +108,11 @@ def test_a_clip_shown_on_a_phone_is_scrolled_into_view_when_it_starts_and_when_i
     )
     phone.evaluate("() => window.scrollTo(0, 0)")  # the visitor scrolls back up to the form
     upstream.advance(600)
-    wait_until_playing(phone)
+    phone.locator("#video video").wait_for(state="attached", timeout=30_000)
     phone.wait_for_function(
         "() => { const t = document.getElementById('result').getBoundingClientRect().top; return t >= 0 && t < 200; }"
     )
-    phone.locator("#clip-info").wait_for()
+    wait_until_playing(phone)
     phone.screenshot(path=str(ARTIFACTS / "result-390x844.png"))
 
 

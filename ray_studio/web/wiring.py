@@ -235,7 +235,7 @@ def first_look(demo: gr.Blocks, ui: Layout) -> None:
     draft = [ui.shot.prompt, ui.shot.aspect_ratio, ui.shot.duration, ui.shot.loop]
     demo.load(None, draft, draft, js="(...form) => rayStudio.firstLook.restoreDraft(form)")
     gr.on([field.change for field in draft], None, draft, js="(...form) => rayStudio.firstLook.saveDraft(form)")
-    ui.player.video.change(None, js="() => rayStudio.firstLook.arrived()")
+    ui.player.video.change(None, ui.player.video, js="(clip) => rayStudio.firstLook.arrived(clip)")
 
 
 def endpoints(page: Page, craft: Craft) -> None:
