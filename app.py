@@ -30,6 +30,8 @@ from ray_studio.web.wiring import build_demo
 
 log = logging.getLogger("ray_studio")
 ASSETS = Path(__file__).with_name("assets")
+CSS_FILES = ("page.css", "first_look.css")
+JS_FILES = ("page.js", "first_look.js")  # first_look.js adds to page.js's window.rayStudio
 
 
 def launch_options(settings: AppSettings, policy: SpendPolicy | None = None, demo: Any = None) -> dict[str, Any]:
@@ -43,8 +45,8 @@ def launch_options(settings: AppSettings, policy: SpendPolicy | None = None, dem
         # Gradio runs at most max_threads queued events at once, whatever their concurrency limit: room
         # for every generation, a pick-up per visitor and the small events besides.
         "max_threads": 2 * settings.concurrency + 40,
-        "css": (ASSETS / "page.css").read_text(),
-        "head": f"<script>{(ASSETS / 'page.js').read_text()}</script>",
+        "css": "".join((ASSETS / name).read_text() for name in CSS_FILES),
+        "head": "".join(f"<script>{(ASSETS / name).read_text()}</script>" for name in JS_FILES),
         "mcp_server": settings.mcp,
         "run_history": False,
         "max_file_size": settings.max_upload_bytes,

@@ -67,6 +67,7 @@ window.rayStudio = {
       box.setAttribute("aria-live", "polite");
       box.focus();
     }
+    window.rayStudio.firstLook?.reveal(); // on a phone, the result under the form scrolls into view
   },
 
   clickGenerate() {

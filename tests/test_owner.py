@@ -218,6 +218,12 @@ def test_with_their_own_key_a_visitor_is_told_no_page_limits_apply(launch):
     assert allowance(Caller(running.url, source="127.0.0.2"), "sg_visitor_own_key_0123456789") == OWN_KEY_ALLOWANCE
 
 
+def test_on_a_page_of_visitors_own_keys_the_allowance_says_to_paste_one(launch):
+    running = launch(SpendPolicy(own_key_only=True))
+    line = allowance(Caller(running.url, source="127.0.0.2"))
+    assert line.startswith("This page runs on visitors' own keys: paste your Segmind key")
+
+
 def test_the_allowance_says_when_the_day_budget_is_nearly_spent_never_its_dollars(launch):
     running = launch(SpendPolicy(visitor_limits="off", daily_budget=1.0))  # two 5 s clips, and a bit
     alice = Caller(running.url, source="127.0.0.2")

@@ -13,8 +13,10 @@ import gradio as gr
 from ray_studio.client.camera import camera_moves, with_camera
 from ray_studio.client.errors import InvalidRequestError, RayError
 from ray_studio.web.history import entry_line, form_values, trimmed
+from ray_studio.web.keyframe_field import clip_frames_shown
 
 if TYPE_CHECKING:
+    from ray_studio.web.frames import HostedFrame
     from ray_studio.web.layout import Layout
     from ray_studio.web.page import Page, Shown
 
@@ -110,14 +112,13 @@ class Craft:
         settings the form's. Joined as lead-in + clip in the chain download."""
         try:
             entry = self.entry(history, entry_id)
-            url = await self.studio.clip_frame(entry, "first", api_key, self.page.visitor(request))
+            end = await self.studio.clip_frame(entry, "first", api_key, self.page.visitor(request))
         except RayError as err:
             return self.page.failed(err, api_key)
         prompt, ratio, duration, _, _, _ = form_values(entry)
         note = "Leading in to that clip: its first frame is the end image. Describe what comes before, then Generate."
-        return self._form(
-            (prompt, ratio, duration, False, "", url), {"leads_into": entry.get("id"), "end_url": url}, note
-        )
+        links = {"leads_into": entry.get("id"), "end_url": end.url}
+        return self._form((prompt, ratio, duration, False, "", end.url), links, note, end=end)
 
     async def bridge(self, history: Any, from_id: Any, to_id: Any, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
         """A clip from A's last frame to B's first: joined as A + bridge + B in the chain download."""
@@ -131,19 +132,27 @@ class Craft:
         except RayError as err:
             return self.page.failed(err, api_key)
         prompt, ratio, duration, _, _, _ = form_values(first)
-        links = {"id": first.get("id"), "url": start, "leads_into": second.get("id"), "end_url": end}
+        links = {"id": first.get("id"), "url": start.url, "leads_into": second.get("id"), "end_url": end.url}
         note = "Bridging: the first clip's last frame starts it, the second's first frame ends it. Then Generate."
-        return self._form((prompt, ratio, duration, False, start, end), links, note)
+        return self._form((prompt, ratio, duration, False, start.url, end.url), links, note, start=start, end=end)
 
     async def lead_in_current(self, entry: Any, api_key: str, request: gr.Request = None) -> Shown:  # type: ignore[assignment]
         """Lead in to the clip in the player."""
         entry = entry if isinstance(entry, dict) else {}
         return await self.lead_in([entry], entry.get("id"), api_key, request)
 
-    def _form(self, values: tuple, continuing: dict, note: str) -> Shown:
+    def _form(
+        self,
+        values: tuple,
+        continuing: dict,
+        note: str,
+        start: HostedFrame | None = None,
+        end: HostedFrame | None = None,
+    ) -> Shown:
         ui = self.ui
         return {
             **dict(zip(ui.form, values, strict=True)),
+            **clip_frames_shown(ui.keyframes, start, end),
             ui.kept.continuing: continuing,
             ui.player.status: note,
             ui.keyframes.box: gr.Accordion(open=True),

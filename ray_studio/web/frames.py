@@ -11,7 +11,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import anyio.to_thread
@@ -51,6 +51,14 @@ class UploadLimitError(RayError):
 class FileWorkLimitError(RayError):
     title = "Too many joins and frames"
     action = "Wait a few minutes, then try again; your clips are still here."
+
+
+class HostedFrame(NamedTuple):
+    """A clip's frame hosted at Segmind's storage: the URL sent, and the picture the page shows for it."""
+
+    url: str
+    frame: media.Keyframe
+    which: str  # "first" or "last"
 
 
 class FramesAndChains:
@@ -94,11 +102,11 @@ class FramesAndChains:
                 frame = await self._thread(media.load_keyframe, source, label[:80])
                 return await self._upload(frame, key, own_key, visitor), frame.notes
 
-    async def continue_from(self, entry: Any, api_key: Any, visitor: Visitor) -> str:
+    async def continue_from(self, entry: Any, api_key: Any, visitor: Visitor) -> HostedFrame:
         """The last frame of a clip in a visitor's history, hosted to be the next clip's start image."""
         return await self.clip_frame(entry, "last", api_key, visitor)
 
-    async def clip_frame(self, entry: Any, which: str, api_key: Any, visitor: Visitor) -> str:
+    async def clip_frame(self, entry: Any, which: str, api_key: Any, visitor: Visitor) -> HostedFrame:
         """The ``which`` ("first" or "last") frame of a clip in a visitor's history, checked and hosted
         like a keyframe: the one path of Continue, Lead in and Bridge."""
         take = {"first": media.first_frame, "last": media.last_frame}[which]
@@ -108,7 +116,7 @@ class FramesAndChains:
             async with self._one_image_at_a_time(visitor):
                 self._take_file_work(visitor)
                 frame = await self._thread(take, clip, f"the clip {clip.name}")
-                return await self._upload(frame, key, own_key, visitor)
+                return HostedFrame(await self._upload(frame, key, own_key, visitor), frame, which)
 
     async def _upload(self, frame: media.Keyframe, key: str, own_key: bool, visitor: Visitor) -> str:
         if not own_key and not self._uploads.hit(self._upload_limit, visitor.id):

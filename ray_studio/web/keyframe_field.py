@@ -9,7 +9,8 @@ import gradio as gr
 from ray_studio.client.errors import RayError
 
 if TYPE_CHECKING:
-    from ray_studio.web.layout import Keyframe
+    from ray_studio.web.frames import HostedFrame
+    from ray_studio.web.layout import Keyframe, Keyframes
     from ray_studio.web.page import Page, Shown
 
 
@@ -42,3 +43,19 @@ class KeyframeField:
         if (url or "").strip() == (uploaded or "").strip():
             return gr.skip()
         return {self.frame.image: None, self.frame.note: ""}
+
+
+def clip_frames_shown(frames: Keyframes, start: HostedFrame | None = None, end: HostedFrame | None = None) -> Shown:
+    """A clip's frame put in a keyframe slot (Continue, Lead in, Bridge) shown there as its picture, with
+    its note, like an image the visitor picked: the URL sent is the picture shown."""
+    import io
+
+    from PIL import Image  # Pillow, only once a frame is taken
+
+    shown: Shown = {}
+    for frame, hosted in ((frames.start, start), (frames.end, end)):
+        if hosted is not None:
+            shown[frame.image] = Image.open(io.BytesIO(hosted.frame.data))
+            shown[frame.note] = f"✓ Ready: the {hosted.which} frame of that clip"
+            shown[frame.uploaded] = hosted.url
+    return shown

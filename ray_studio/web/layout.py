@@ -16,12 +16,13 @@ from ray_studio.client.camera import CAMERA_MOVES
 from ray_studio.client.camera import caption as camera_caption
 from ray_studio.client.request import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_DURATION, DURATIONS, MAX_PROMPT_CHARS
 from ray_studio.client.wording import format_usd
+from ray_studio.web.first_look import first_look
 from ray_studio.web.gradio_tweaks import serve_as_is
 from ray_studio.web.page import variants_price
 from ray_studio.web.share_page import COPY_LINK_JS
-from ray_studio.web.showcase import HOVER_PLAY_JS, Showcase, ShowcaseClip, clip_html
+from ray_studio.web.showcase import Showcase, ShowcaseClip
 from ray_studio.web.studio import AppSettings, Studio
-from ray_studio.web.words import DESCRIPTION, EXAMPLES, NO_SERVER_KEY_NOTICE, TIP, example_label, phrases_html
+from ray_studio.web.words import DESCRIPTION, EXAMPLES, NO_SERVER_KEY_NOTICE, TIP, phrases_html
 
 CARD_LIMIT = 50  # history cards shown (cards load their clip only when played)
 DEFAULT_VARIANT_RATIOS = ["16:9", "9:16"]
@@ -47,10 +48,9 @@ class KeyBox(NamedTuple):
 
 class Controls(NamedTuple):
     price: gr.Markdown
-    limits: gr.Markdown
     generate: gr.Button
     cancel: gr.Button
-    allowance: gr.Markdown | None = None  # the visitor's clips left (allowance_line)
+    allowance: gr.Markdown  # the one line on limits: what the visitor may make on the page's key (allowance_line)
 
 
 class Keyframe(NamedTuple):
@@ -168,6 +168,7 @@ class Layout:
     links: ClipLinks | None = None
     sharing: Sharing | None = None
     showcase: tuple[tuple[gr.Button, ShowcaseClip], ...] = ()
+    examples: gr.HTML | None = None  # the example cards (first_look)
 
     @property
     def form(self) -> list[Any]:
@@ -199,7 +200,7 @@ def build(
     """The whole page."""
     header(studio.has_owner_key, settings.hf_login)
     with gr.Row():
-        with gr.Column(scale=5):
+        with gr.Column(scale=5, elem_id="form-column"):
             shot, craft = shot_form(studio.enhance_price_line())
             # Without a key of the page's own, the visitor's comes first, so Generate stays in sight on a laptop.
             key = None if studio.has_owner_key else key_box(open=True)
@@ -207,21 +208,14 @@ def build(
             keyframes = keyframe_forms()
             variants = variants_form(variants_price(studio, "", DEFAULT_VARIANT_RATIOS, False, DEFAULT_DURATION))
             key = key or key_box(open=False)
-        with gr.Column(scale=6):
+        with gr.Column(scale=6, elem_id="result"):
             player = result_player()
             links = clip_links()
             sharing = share_controls()
-            shown = showcase_gallery(showcase.clips if showcase else [])
+            look = first_look(showcase.clips if showcase else [], EXAMPLES)
     kept = history_section(settings.browser_secret, studio)
-    layout = Layout(shot, key, controls, keyframes, variants, player, kept, craft, links, sharing, shown)
-    gr.Examples(
-        examples=EXAMPLES,
-        inputs=layout.form,
-        cache_examples=False,
-        example_labels=[example_label(e) for e in EXAMPLES],
-        label="Example prompts (choosing one only fills the form)",
-    )
-    return layout
+    return Layout(shot, key, controls, keyframes, variants, player, kept, craft, links, sharing, look.showcase,
+                  examples=look.examples)  # fmt: skip
 
 
 def header(has_owner_key: bool, hf_login: bool) -> None:
@@ -277,16 +271,16 @@ def key_box(open: bool) -> KeyBox:
 def generate_controls(studio: Studio) -> Controls:
     price = gr.Markdown(studio.price_line(DEFAULT_DURATION), elem_id="price")
     allowance = allowance_line()
-    limits = gr.Markdown(studio.limits_line(), elem_id="limits", visible=bool(studio.limits_line()))
     with gr.Row():
         generate = gr.Button("Generate", variant="primary", elem_id="generate")
         # Named for what it does: a clip Segmind has started is billed anyway.
         cancel = gr.Button("Stop waiting", variant="stop", visible=False, elem_id="cancel")
-    return Controls(price, limits, generate, cancel, allowance)
+    return Controls(price, generate, cancel, allowance)
 
 
 def allowance_line() -> gr.Markdown:
-    """Under the price: what this visitor may still make on the page's key (filled in once the page loads)."""
+    """Under the price, the one line on limits: what this visitor may still make on the page's key, or
+    that the page runs on visitors' own keys (filled in once the page loads)."""
     return gr.Markdown("", elem_id="allowance")
 
 
@@ -309,7 +303,7 @@ def keyframe_forms() -> Keyframes:
 
 
 def keyframe_form(which: str) -> Keyframe:
-    with gr.Column():
+    with gr.Column(elem_id=f"{which}-slot"):
         image = gr.Image(
             type="filepath",
             sources=["upload", "clipboard", "webcam"],
@@ -410,22 +404,6 @@ def share_controls() -> Sharing:
     link = gr.HTML("", min_height=0, elem_id="share-link", js_on_load=COPY_LINK_JS)
     remix = gr.Button("Remix: load these settings into the form", visible=False, size="sm", elem_id="remix")
     return Sharing(link, remix, gr.State(None), gr.Textbox("", visible=False))
-
-
-def showcase_gallery(clips: list[ShowcaseClip]) -> tuple[tuple[gr.Button, ShowcaseClip], ...]:
-    """Finished clips every visitor sees (RAY_SHOWCASE_DIR): each plays on hover or tap, and "Use these
-    settings" fills the form. Nothing is sent to Segmind to show them."""
-    if not clips:
-        return ()
-    buttons = []
-    with gr.Column(elem_id="showcase"):
-        gr.Markdown("### Made with Ray Studio\nHover or tap a clip to play it; nothing is generated to show these.")
-        with gr.Row(equal_height=False):
-            for clip in clips:
-                with gr.Column(min_width=180, elem_classes="showcase-item"):
-                    gr.HTML(clip_html(clip), min_height=0, js_on_load=HOVER_PLAY_JS)
-                    buttons.append((gr.Button("Use these settings", size="sm", elem_classes="use-settings"), clip))
-    return tuple(buttons)
 
 
 def history_section(browser_secret: str, studio: Studio) -> Kept:

@@ -27,6 +27,7 @@ from ray_studio.web.failures import PageFailures
 from ray_studio.web.history import chain_links, form_values, trimmed
 from ray_studio.web.http_guard import trusted_visitor
 from ray_studio.web.identity import UNKNOWN_VISITOR, Proxies, Visitor, identify
+from ray_studio.web.keyframe_field import clip_frames_shown
 from ray_studio.web.studio import OWN_KEY_IN_FLIGHT, Studio
 from ray_studio.web.waiting import placeholder
 from ray_studio.web.ways_in import WaysIn
@@ -276,14 +277,15 @@ class Page(WaysIn, PageFailures):
         try:
             if not entry:
                 raise NothingToContinueError()
-            url = await self.studio.continue_from(entry, api_key, self.visitor(request))
+            hosted = await self.studio.continue_from(entry, api_key, self.visitor(request))
         except RayError as err:
             return self.failed(err, api_key)
         prompt, ratio, duration, loop, _, end = form_values(entry)
         note = "Continuing from that clip: its last frame is the start image. Tweak the prompt, then Generate."
         return {
-            **dict(zip(self.ui.form, (prompt, ratio, duration, loop, url, end), strict=True)),
-            self.ui.kept.continuing: {"id": entry.get("id"), "url": url},
+            **dict(zip(self.ui.form, (prompt, ratio, duration, loop, hosted.url, end), strict=True)),
+            **clip_frames_shown(self.ui.keyframes, start=hosted),
+            self.ui.kept.continuing: {"id": entry.get("id"), "url": hosted.url},
             self.ui.player.status: note,
             self.ui.keyframes.box: gr.Accordion(open=True),  # the start image it set, in sight
         }

@@ -229,20 +229,14 @@ class Studio(FramesAndChains, PromptRewrites):
         plan.check(self.settings.max_variants)
         return plan.requests(duration, start, end)
 
-    def limits_line(self) -> str:
-        """What a visitor may make on the page's key (and today's budget left), for the page."""
-        if not self.client.settings.api_key and not self.policy.own_key_only:
-            return ""
-        try:
-            return self.gate.describe() + "."
-        except RayError:
-            return ""
-
     def allowance_line(self, api_key: Any, visitor: Visitor) -> str:
-        """What this visitor may still make on the page's key (spending.Allowance), or that their own key
-        is used; "" when neither applies (no key at all). Blocking: Redis may be asked."""
+        """The page's one line on limits: what this visitor may still make on the page's key
+        (spending.Allowance), that their own key is used, or that the page runs on visitors' own keys;
+        "" when none applies (no key at all). Blocking: Redis may be asked."""
         try:
             _, own_key = self.key_for(api_key)
+        except OwnKeyRequiredError:
+            return self.gate.describe() + "."
         except RayError:
             return ""
         if own_key:

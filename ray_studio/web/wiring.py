@@ -116,6 +116,7 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     remembered_key(ui)
     on_load(demo, ui, page)
     enhance_price(demo, page)
+    first_look(demo, ui)
     endpoints(page, craft)
     allowance(demo, ui, page, runs)
 
@@ -133,11 +134,10 @@ def generation(ui: Layout, page: Page) -> gr.events.Dependency:
     run.then(page.idle, None, ui.buttons, **PRIVATE)
     run.failure(page.idle, None, ui.buttons, **PRIVATE)  # Gradio 6 skips .then after an error
     run.failure(lambda: "", None, ui.player.progress, **PRIVATE)  # no placeholder left after a bug
-    made = run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
-    made.then(page.chain_button, [kept.history, kept.current], ui.player.join, **PRIVATE)
+    run.success(page.chain_button, [kept.history, kept.current], ui.player.join, **PRIVATE)
     end_url = ui.keyframes.end.url
-    made.then(page.after_continuing, [kept.continuing, start_url, end_url], [kept.continuing, start_url, end_url],
-              **PRIVATE)  # fmt: skip
+    run.success(page.after_continuing, [kept.continuing, start_url, end_url], [kept.continuing, start_url, end_url],
+                **PRIVATE)  # fmt: skip
     return run
 
 
@@ -150,7 +150,6 @@ def variants(ui: Layout, page: Page) -> gr.events.Dependency:
     run = locked.then(tiles.run, inputs, [player.status, player.tiles.data, ui.kept.history], **IN_PAGE)
     run.then(page.idle, None, ui.buttons, **PRIVATE)
     run.failure(page.idle, None, ui.buttons, **PRIVATE)
-    run.success(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)
     variant_tiles(ui, page, tiles)
     return run
 
@@ -177,8 +176,13 @@ def cancel(ui: Layout, page: Page, runs: list[gr.events.Dependency]) -> None:
 
 def continue_from(listener: Any, ui: Layout, page: Page) -> None:
     """``listener`` (a click, a .then) makes the form continue from the clip in ``ui.kept.current``."""
-    outputs = [*ui.form, ui.kept.continuing, ui.player.status, ui.keyframes.box]
+    outputs = [*ui.form, ui.kept.continuing, ui.player.status, ui.keyframes.box, *frame_slots(ui)]
     listener(page.continue_from, [ui.kept.current, ui.key.api_key], outputs, **QUEUED)
+
+
+def frame_slots(ui: Layout) -> list[Any]:
+    """What a clip's frame put in a keyframe slot shows: the picture, its note, the URL it was hosted as."""
+    return [c for f in (ui.keyframes.start, ui.keyframes.end) for c in (f.image, f.note, f.uploaded)]
 
 
 def continuing(ui: Layout, page: Page) -> None:
@@ -240,7 +244,18 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded.then(None, ui.shot.aspect_ratio, ui.shot.ratio_shape, js="(r) => rayStudio.shape(r)")
     loaded.then(None, ui.kept.history, None, js="(h) => rayStudio.cards.render(h)")  # at once, before pick_up
     loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
-    loaded.then(page.studio.limits_line, None, ui.controls.limits, **PRIVATE)  # today's budget as it is now
+
+
+def first_look(demo: gr.Blocks, ui: Layout) -> None:
+    """In the browser only (assets/first_look.js): an example card fills the form; the form's draft
+    (prompt, shape, length, loop) is kept in this browser and back after a reload, except on a shared
+    link's page; a clip that arrives is brought into view on a phone."""
+    picked = ui.examples.pick(None, None, ui.form, js="() => rayStudio.firstLook.take()")
+    picked.then(None, js="() => rayStudio.cards.restored()")  # what it changed, marked, and in sight
+    draft = [ui.shot.prompt, ui.shot.aspect_ratio, ui.shot.duration, ui.shot.loop]
+    demo.load(None, draft, draft, js="(...form) => rayStudio.firstLook.restoreDraft(form)")
+    gr.on([field.change for field in draft], None, draft, js="(...form) => rayStudio.firstLook.saveDraft(form)")
+    ui.player.video.change(None, ui.player.video, js="(clip) => rayStudio.firstLook.arrived(clip)")
 
 
 def enhance_price(demo: gr.Blocks, page: Page) -> None:
@@ -277,7 +292,7 @@ def prompt_craft(ui: Layout, craft: Craft) -> None:
 def clip_links(ui: Layout, craft: Craft) -> None:
     """Lead in (the clip in the player) and Bridge (two of the visitor's clips): the form made ready, like Continue."""
     links, kept, key = ui.links, ui.kept, ui.key.api_key
-    outputs = [*ui.form, kept.continuing, ui.player.status, ui.keyframes.box]
+    outputs = [*ui.form, kept.continuing, ui.player.status, ui.keyframes.box, *frame_slots(ui)]
     links.lead_in.click(craft.lead_in_current, [kept.current, key], outputs, **QUEUED)
     taken = card_inputs(kept)
     picked = kept.card.leadin.click(CardButtons(craft.page.studio, ui).pick, outputs=kept.current, **taken, **PRIVATE)
