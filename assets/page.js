@@ -233,7 +233,8 @@ window.rayStudio.cards = {
     card.dataset.key = this.key(entry);
     card.dataset.state = entry.gone ? "gone" : entry.state;
     card.appendChild(this.media(entry, cfg));
-    card.appendChild(this.el("p", "card-prompt", entry.prompt || ""));
+    const prompt = card.appendChild(this.el("p", "card-prompt", entry.prompt || ""));
+    prompt.title = entry.prompt || "";
     const when = entry.created ? new Date(entry.created * 1000) : null;
     const date = when ? when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
     const line = entry.line || `${entry.aspect_ratio} · ${entry.duration} s`;
@@ -469,6 +470,13 @@ document.addEventListener(
   },
   true,
 );
+
+// The refusal goes once the field it is about is changed.
+document.addEventListener("input", (event) => {
+  if (event.target.closest && event.target.closest("#prompt, #start-image-url, #end-image-url")) {
+    document.getElementById("prompt-empty")?.remove();
+  }
+});
 
 // Ctrl+Enter (Cmd+Enter on a Mac) in the prompt generates.
 document.addEventListener("keydown", (event) => {

@@ -135,3 +135,10 @@ def test_the_page_shows_a_failure_as_its_title_and_sentences_with_links_to_follo
 def test_the_page_escapes_what_a_visitor_typed():
     shown = failure_html(errors.InvalidRequestError(["aspect ratio <b>5:4</b> is not one of ours"]), own_key=True)
     assert "<b>" not in shown and "&lt;b&gt;5:4&lt;/b&gt;" in shown
+
+
+def test_a_clip_segmind_failed_tells_the_visitor_it_was_probably_charged():
+    from ray_studio.client.errors import JobFailedError
+
+    text = JobFailedError("the model could not make this").visitor_message(own_key=True)
+    assert "probably charged" in text

@@ -330,7 +330,14 @@ class ClipNotSavedError(RayError):
 
 class JobFailedError(RayError):
     title = "Segmind could not make this clip"
-    action = "Nothing was saved; change the prompt or keyframes and try again."
+    action = (
+        "Segmind bills a clip it started, so this attempt was probably charged; nothing was saved. "
+        "Change the prompt or keyframes and try again."
+    )
+    visitor_action = (
+        "Segmind bills a clip it started, so this attempt was probably charged. "
+        "Change the prompt or keyframes and try again."
+    )
 
 
 class JobTimeoutError(RayError):

@@ -154,6 +154,7 @@ class Page(WaysIn, PageFailures):
             ui.kept.current: None,
             ui.variants.run: gr.Button(interactive=False),
             ui.player.tiles.data: [],  # the last set's tiles go: the result area shows what is made now
+            **({ui.sharing.link: ""} if ui.sharing else {}),  # a card's link shared before would read as the new clip's
         }
 
     def idle(self) -> Shown:
@@ -222,6 +223,9 @@ class Page(WaysIn, PageFailures):
         following = self.studio.pick_up(history, api_key, visitor)
         if not following or not self.take_turn(visitor):
             return  # nothing to follow, or this visitor already holds their share of the server
+        held = {button: gr.Button(interactive=False) for button in (self.ui.controls.generate, self.ui.variants.run)}
+        if show:  # one clip at a time: Generate waits for the one picked up (its placeholder says so)
+            yield held
         try:
             for tracked, own_key in following:
                 waited = False
@@ -247,6 +251,8 @@ class Page(WaysIn, PageFailures):
                     yield {player.status: ready, kept.history: history}
         finally:
             self.end_turn(visitor)
+        if show:
+            yield {button: gr.Button(interactive=True) for button in held}
 
     def _still_being_made(self, tracked: Tracked, show: bool) -> Shown:
         """A clip picked up: its placeholder when it will come to the player, else one line."""

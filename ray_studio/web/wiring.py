@@ -122,7 +122,8 @@ def wire(demo: gr.Blocks, ui: Layout, page: Page) -> None:
 
 
 def busy_outputs(ui: Layout) -> list[Any]:
-    return [*ui.buttons, ui.player.video, ui.player.info, ui.kept.current, ui.player.tiles.data]
+    link = [ui.sharing.link] if ui.sharing else []
+    return [*ui.buttons, ui.player.video, ui.player.info, ui.kept.current, ui.player.tiles.data, *link]
 
 
 def generation(ui: Layout, page: Page) -> gr.events.Dependency:
@@ -243,7 +244,8 @@ def on_load(demo: gr.Blocks, ui: Layout, page: Page) -> None:
     loaded = demo.load(None, None, [ui.key.api_key, ui.key.remember_key], js="() => rayStudio.restoreKey()")
     loaded.then(None, ui.shot.aspect_ratio, ui.shot.ratio_shape, js="(r) => rayStudio.shape(r)")
     loaded.then(None, ui.kept.history, None, js="(h) => rayStudio.cards.render(h)")  # at once, before pick_up
-    loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], ui.shown, **QUEUED)
+    picked_up = [*ui.shown, ui.controls.generate, ui.variants.run]  # Generate waits for a clip picked up
+    loaded.then(page.pick_up, [ui.kept.history, ui.key.api_key], picked_up, **QUEUED)
 
 
 def first_look(demo: gr.Blocks, ui: Layout) -> None:
