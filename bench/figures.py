@@ -739,6 +739,12 @@ def start_up(smoke: bool = False) -> list[Row]:
     ]
 
 
+def history_cards(smoke: bool = False) -> list[Row]:
+    from bench.cards import history_cards as measure  # it imports this module
+
+    return measure(smoke)
+
+
 FIGURES: dict[str, Callable[[bool], list[Row]]] = {
     "overhead": client_overhead,
     "memory": memory,
@@ -746,5 +752,6 @@ FIGURES: dict[str, Callable[[bool], list[Row]]] = {
     "visitors": many_visitors,
     "variants": variants,
     "screen": to_the_screen,
+    "cards": history_cards,
     "startup": start_up,
 }

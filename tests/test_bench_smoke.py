@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from bench import figures
-from bench.__main__ import missed, table
+from bench.__main__ import main, missed, table
 from ray_studio.client.request import VideoRequest
 
-HEADLESS_FIGURES = [name for name in figures.FIGURES if name != "screen"]
+HEADLESS_FIGURES = [name for name in figures.FIGURES if name not in ("screen", "cards")]
 
 
 @pytest.mark.slow
@@ -30,6 +30,16 @@ def test_the_to_the_screen_figure_runs_in_chromium():
         pytest.skip("Debian's chromium is not installed")
     (row,) = figures.to_the_screen(True)
     assert row.value.endswith(" s")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_history_cards_command_runs_one_round_in_chromium(capsys):
+    if not shutil.which("/usr/bin/chromium"):
+        pytest.skip("Debian's chromium is not installed")
+    assert main(["--smoke", "cards"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 50 cards: ")]
+    assert len(rows) == 4 and all(any(ch.isdigit() for ch in row.split("|")[3]) for row in rows)
 
 
 def test_the_standin_probe_reports_a_queued_jobs_finish_and_its_polls_on_the_wall_clock():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import open_page, wait_until_playing
-from tests.conftest import ARTIFACTS
+from tests.browser import keep_history, open_page, past_clips, settled, wait_until_playing
+from tests.conftest import ARTIFACTS, OWNER_KEY
 
 pytestmark = pytest.mark.browser
 
@@ -29,21 +29,21 @@ def make_clip(page, prompt: str, ratio: str = "16:9") -> None:
     page.locator("#generate:not([disabled])").wait_for()
 
 
-def test_a_new_clip_adds_one_card_and_leaves_the_others_nodes_and_players_as_they_were(page):
-    make_clip(page, "a first fox")
-    make_clip(page, "a second fox")
+def test_a_new_clip_adds_one_card_and_leaves_the_others_nodes_and_players_as_they_were(page, studio):
+    keep_history(page, past_clips(OWNER_KEY, 50, studio.clips))
+    settled(page)  # the change's own work (the bridge lists) is done
     page.evaluate(
         "() => document.querySelectorAll('#history .history-card').forEach((c, i) => {"
         " c.dataset.mark = 'old-' + i; c.querySelector('video').dataset.mark = 'player-' + i; })"
     )
-    make_clip(page, "a third fox")
+    make_clip(page, "a fifty-first fox")
     wait_until_playing(page)
-    page.wait_for_function("() => document.querySelectorAll('#history .history-card').length === 3")
+    page.wait_for_function("() => document.querySelector('#history .history-card').dataset.state === 'done'")
     marks = page.evaluate(
         "() => [...document.querySelectorAll('#history .history-card')]"
         ".map(c => [c.dataset.mark || '', c.querySelector('video').dataset.mark || ''])"
     )
-    assert marks == [["", ""], ["old-0", "player-0"], ["old-1", "player-1"]]
+    assert marks == [["", ""], *([f"old-{i}", f"player-{i}"] for i in range(49))]  # the oldest dropped off
 
 
 def test_cards_out_of_view_load_nothing_and_a_card_plays_when_asked(page):
@@ -100,11 +100,8 @@ def test_restore_brings_the_form_into_view_and_marks_what_it_changed(page):
     assert page.locator("#duration.just-restored").count() == 0  # 5 s before and after
 
 
-def test_fifty_cards_render_as_one_column_on_a_phone(page, studio):
-    history = fake_history(studio, 50)
-    settled(page)  # the page's own drawings of its stored history (on load) are done
-    page.evaluate("(h) => rayStudio.cards.render(h)", history)
-    assert page.locator(CARDS).count() == 50
+def test_fifty_cards_fill_the_width_on_a_desktop_and_one_column_on_a_phone(page, studio):
+    keep_history(page, past_clips(OWNER_KEY, 50, studio.clips))
     page.set_viewport_size({"width": 390, "height": 844})
     xs = page.evaluate("() => [...document.querySelectorAll('#history .history-card')].slice(0, 3)"
                        ".map(c => Math.round(c.getBoundingClientRect().x))")  # fmt: skip
@@ -114,36 +111,8 @@ def test_fifty_cards_render_as_one_column_on_a_phone(page, studio):
                        ".map(c => Math.round(c.getBoundingClientRect().x))")  # fmt: skip
     assert len(set(xs)) >= 3
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#history").scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "history-50-desktop.png"), full_page=False)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.locator("#history").scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "history-50-mobile.png"), full_page=False)
-
-
-def settled(page, quiet_ms: int = 1000) -> None:
-    """Wait until the page has drawn its cards at least once and not again for ``quiet_ms``."""
-    page.wait_for_function("() => rayStudio.cards.renders >= 1")
-    for _ in range(20):
-        before = page.evaluate("() => rayStudio.cards.renders")
-        page.wait_for_timeout(quiet_ms)
-        if page.evaluate("() => rayStudio.cards.renders") == before:
-            return
-
-
-def fake_history(studio, count: int) -> list[dict]:
-    """``count`` signed entries of clips that ended (failed: no file needed), as a browser keeps them."""
-    import time
-
-    from ray_studio.web.history import EntrySigner
-    from tests.conftest import OWNER_KEY
-
-    signer, now = EntrySigner.for_key(OWNER_KEY), int(time.time())
-    return [
-        signer.sign(
-            {"id": f"{i:032x}", "job": None, "state": "failed", "created": now - i * 60, "own_key": False,
-             "prompt": f"clip number {i}", "aspect_ratio": "16:9", "duration": 5, "loop": False,
-             "error": "Segmind could not make this clip; nothing was charged.", "line": "16:9 · 5 s"}
-        )
-        for i in range(count)
-    ]  # fmt: skip
+    for width, height in ((1366, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.locator("#history").evaluate("h => h.scrollIntoView()")  # its heading at the top
+        page.wait_for_timeout(500)  # the stills of the cards now in view
+        page.screenshot(path=str(ARTIFACTS / f"history-50-{width}x{height}.png"))
