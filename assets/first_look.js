@@ -32,18 +32,33 @@
       return [];
     },
 
+    // The form as it is now: the load event that restores the draft may run after the visitor (or a
+    // test) has already typed, and its inputs are the values from before.
+    current(form) {
+      const checked = (group) => document.querySelector(`#${group} input[type=radio]:checked`)?.value;
+      const loop = document.querySelector("#loop input");
+      return [
+        document.querySelector("#prompt textarea")?.value ?? form[0],
+        checked("aspect-ratio") ?? form[1],
+        checked("duration") !== undefined ? Number(checked("duration")) : form[2],
+        loop ? loop.checked : form[3],
+      ];
+    },
+
     // On load, the draft back in the form, unless the page opened a shared link (its clip's settings
-    // are one Remix away) or the draft names a shape or length the form does not offer.
+    // are one Remix away), the visitor has typed a prompt already, or the draft names a shape or length
+    // the form does not offer.
     restoreDraft(form) {
-      if (shared) return form;
+      const now = this.current(form);
+      if (shared || now[0].trim()) return now;
       let draft = null;
       try {
         draft = JSON.parse(localStorage.getItem(DRAFT) || "null");
       } catch (err) {
-        return form;
+        return now;
       }
-      if (!draft || typeof draft !== "object") return form;
-      const [prompt, ratio, duration, loop] = form;
+      if (!draft || typeof draft !== "object") return now;
+      const [prompt, ratio, duration, loop] = now;
       return [
         typeof draft.prompt === "string" ? draft.prompt : prompt,
         choice("aspect-ratio", draft.aspect_ratio) ? draft.aspect_ratio : ratio,

@@ -58,6 +58,15 @@ def in_view(page, selector: str) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
 
 
+def wait_for_a_job(page, upstream) -> None:
+    """Until Segmind's stand-in holds the clip's job (``advance`` moves only the jobs it has)."""
+    for _ in range(600):
+        if upstream.jobs:
+            return
+        page.wait_for_timeout(50)
+    pytest.fail("the clip never reached the stand-in")
+
+
 def shared_link(studio, prompt: str) -> str:
     _, summary = Client(studio.url, verbose=False).predict(prompt=prompt, aspect_ratio="16:9", api_name="/generate")
     return link_of(summary)
@@ -107,6 +116,7 @@ def test_a_clip_shown_on_a_phone_is_scrolled_into_view_when_it_starts_and_when_i
         "() => { const t = document.getElementById('result').getBoundingClientRect().top; return t >= 0 && t < 200; }"
     )
     phone.evaluate("() => window.scrollTo(0, 0)")  # the visitor scrolls back up to the form
+    wait_for_a_job(phone, upstream)
     upstream.advance(600)
     phone.locator("#video video").wait_for(state="attached", timeout=30_000)
     phone.wait_for_function(
