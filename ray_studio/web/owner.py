@@ -100,7 +100,7 @@ class OwnerView:
         until = datetime.fromtimestamp(now + wait, UTC)
         text = (
             f"Too many wrong passwords from this address. Every password from here, the right one too, is "
-            f"refused until {when(until, now)}; try again then.\n"
+            f"refused for now: try again {when(until, now)}.\n"
         )
         return PlainTextResponse(text, status_code=429, headers={**_PRIVATE, "Retry-After": str(wait)})
 
