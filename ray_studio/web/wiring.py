@@ -148,7 +148,9 @@ def variants(ui: Layout, page: Page) -> gr.events.Dependency:
     inputs = [form.prompts, form.ratios, ui.shot.duration, form.loop_both, ui.shot.loop, frames.start.url,
               frames.end.url, ui.key.api_key, ui.kept.history, form.cameras]  # fmt: skip
     locked = form.run.click(page.busy, ui.shot.loop, busy_outputs(ui), **FOCUS_THEN_BUSY)
-    run = locked.then(tiles.run, inputs, [player.status, player.tiles.data, ui.kept.history], **IN_PAGE)
+    run = locked.then(
+        tiles.run, inputs, [player.status, player.tiles.data, ui.kept.history, player.progress], **IN_PAGE
+    )
     run.then(page.idle, None, ui.buttons, **PRIVATE)
     run.failure(page.idle, None, ui.buttons, **PRIVATE)
     variant_tiles(ui, page, tiles)
