@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
 from bench.figures import Row, app_process, spread, standin_process
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, HISTORY_KEY, keep_history, past_clips, settled
 from tests.segmind_standin import TEST_API_KEY
@@ -86,12 +89,16 @@ def _one_clip(page: Any, url: str, upstream: Any, stored: str | None, prompt: st
     page.evaluate(JS_WATCH)
     page.locator("#generate").click()
     page.wait_for_function("() => __bench.status !== null && __bench.playing !== null", timeout=60_000)
-    page.wait_for_function(
-        "(p) => { const c = document.querySelector('#history .history-card');"
-        " return c && c.dataset.state === 'done' && c.querySelector('.card-prompt').textContent === p; }",
-        arg=prompt,
-        timeout=60_000,
-    )
+    try:
+        page.wait_for_function(
+            "(p) => { const c = document.querySelector('#history .history-card');"
+            " return c && c.dataset.state === 'done' && c.querySelector('.card-prompt').textContent === p; }",
+            arg=prompt,
+            timeout=30_000,
+        )
+    except PlaywrightTimeout:
+        lost = f"the card of {prompt!r} never showed its clip made: the history's last update was lost"
+        raise RuntimeError(lost) from None
     page.locator("#generate:not([disabled])").wait_for()
     settled(page, quiet_ms=500)
     seen = page.evaluate("() => __bench.end()")
@@ -129,8 +136,6 @@ def _fifty_cards_kept(page: Any, url: str) -> Iterator[str]:
 def _runs(rounds: int, warm: bool) -> dict[str, list[ClipRun]]:
     """``rounds`` interleaved rounds of a clip with no cards and one with 50, who goes first swapped
     each round; ``warm``: one of each first, not counted."""
-    from playwright.sync_api import sync_playwright
-
     runs: dict[str, list[ClipRun]] = {"none": [], "fifty": []}
     settings = {"SEGMIND_POLL_INTERVAL": str(POLL)}
     with (
