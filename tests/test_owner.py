@@ -12,6 +12,7 @@ import io
 import logging
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -363,7 +364,10 @@ def test_a_keyframe_upload_refused_on_the_pages_key_raises_the_alert(upstream, t
     Image.new("RGB", (200, 200), (10, 200, 30)).save(tmp_path / "uploads" / "a.png")
     visitor = Visitor("ip:127.0.0.2", "127.0.0.2")
     with pytest.raises(UploadAuthenticationError), client:
-        asyncio.run(studio.keyframe(str(tmp_path / "uploads" / "a.png"), "a.png", "", visitor, tmp_path / "uploads"))
+        keyframe = studio.keyframe(str(tmp_path / "uploads" / "a.png"), "a.png", "", visitor, tmp_path / "uploads")
+        # A loop of its own in a thread: this file runs after browser tests, whose Playwright holds this thread's loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, keyframe).result()
     alert = recorder.key_alert()
     assert alert is not None and (alert.reason, alert.status) == ("key-refused", 401)
 
