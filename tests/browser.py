@@ -17,6 +17,7 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 VIDEO = "#video video"
+CARDS = "#history .history-card"
 HISTORY_KEY = "ray-studio-history"  # the BrowserState's storage_key (layout.history_section)
 SAMPLE_CLIP = Path(__file__).parent / "data" / "sample.mp4"
 
@@ -97,3 +98,12 @@ def settled(page, quiet_ms: int = 1000) -> None:
         page.wait_for_timeout(quiet_ms)
         if page.evaluate("() => rayStudio.cards.renders") == before:
             return
+
+
+def make_clip(page, prompt: str, ratio: str = "16:9") -> None:
+    """A clip made in the page in the shape ``ratio``, waited for until its card plays."""
+    page.locator("#prompt textarea").fill(prompt)
+    page.get_by_label(ratio, exact=True).first.check()
+    page.locator("#generate").click()
+    page.locator(CARDS, has_text=prompt).locator("video").wait_for(timeout=30_000)
+    page.locator("#generate:not([disabled])").wait_for()

@@ -124,6 +124,18 @@ def studio(upstream, tmp_path_factory):
         yield running
 
 
+@pytest.fixture
+def page(chromium, studio, upstream):
+    """The page at 1366×900 in a context of its own, against a stand-in with nothing scripted (a test
+    file may define a page of its own)."""
+    from tests.browser import open_page
+
+    upstream.reset()
+    context, page = open_page(chromium, studio.url, width=1366, height=900)
+    yield page
+    context.close()
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """Headless Chromium (Debian's), one per test session (each test opens its own context)."""

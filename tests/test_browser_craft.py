@@ -7,7 +7,7 @@ import pytest
 from ray_studio.client import media
 from ray_studio.client.camera import CAMERA_MOVES
 from ray_studio.client.wording import format_usd
-from tests.browser import open_page, wait_until_playing
+from tests.browser import make_clip, open_page, wait_until_playing
 from tests.conftest import ARTIFACTS
 from tests.segmind_standin import Reply
 
@@ -24,13 +24,6 @@ def page(chromium, studio, upstream):
     context, page = open_page(chromium, studio.url, width=1366)
     yield page
     context.close()
-
-
-def make_clip(page, prompt: str) -> None:
-    page.locator(PROMPT).fill(prompt)
-    page.locator("#generate").click()
-    page.locator(CARDS, has_text=prompt).locator("video").wait_for(timeout=30_000)
-    page.locator("#generate:not([disabled])").wait_for()
 
 
 def test_enhance_shows_a_suggestion_beside_the_prompt_and_use_it_then_generate_sends_it(page, upstream):

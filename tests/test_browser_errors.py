@@ -22,14 +22,6 @@ TOASTS = ".toast-wrap, .toast-body"
 LONG = 600.0  # seconds a job takes at the stand-in until the test lets them pass (upstream.advance)
 
 
-@pytest.fixture
-def page(chromium, studio, upstream):
-    upstream.reset()
-    context, page = open_page(chromium, studio.url, width=1366, height=900)
-    yield page
-    context.close()
-
-
 def generate(page, prompt: str) -> None:
     page.locator("#prompt textarea").fill(prompt)
     page.locator("#generate").click()

@@ -12,7 +12,7 @@ from PIL import Image
 
 import app
 from tests.app_harness import running_app
-from tests.browser import open_page, wait_until_playing
+from tests.browser import make_clip, open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 from tests.test_share import SHOWN, fill_showcase, link_of
@@ -43,13 +43,6 @@ def phone(chromium, studio):
     context, page = open_page(chromium, studio.url, width=390, height=844)
     yield page
     context.close()
-
-
-def make_clip(page, prompt: str) -> None:
-    page.locator(PROMPT).fill(prompt)
-    page.locator("#generate").click()
-    page.locator(CARDS, has_text=prompt).locator("video").wait_for(timeout=30_000)
-    page.locator("#generate:not([disabled])").wait_for()
 
 
 def in_view(page, selector: str) -> bool:

@@ -12,14 +12,6 @@ from tests.segmind_standin import Reply
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page(chromium, studio, upstream):
-    upstream.reset()
-    context, page = open_page(chromium, studio.url, width=1366, height=900)
-    yield page
-    context.close()
-
-
 def test_an_empty_prompt_is_refused_in_the_browser_with_nothing_sent(page, upstream):
     page.locator("#generate").click()
     page.locator("#prompt-empty", has_text="Write a prompt first").wait_for()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import keep_history, open_page, past_clips, settled, wait_until_playing
+from tests.browser import keep_history, make_clip, open_page, past_clips, settled, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 
 pytestmark = pytest.mark.browser
@@ -19,14 +19,6 @@ def page(chromium, studio, upstream):
     context, page = open_page(chromium, studio.url)
     yield page
     context.close()
-
-
-def make_clip(page, prompt: str, ratio: str = "16:9") -> None:
-    page.locator("#prompt textarea").fill(prompt)
-    page.get_by_label(ratio, exact=True).first.check()
-    page.locator("#generate").click()
-    page.locator(CARDS, has_text=prompt).locator("video").wait_for(timeout=30_000)
-    page.locator("#generate:not([disabled])").wait_for()
 
 
 def test_a_new_clip_adds_one_card_and_leaves_the_others_nodes_and_players_as_they_were(page, studio):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from ray_studio.client import media
-from tests.browser import open_page, wait_until_playing
+from tests.browser import make_clip, open_page, wait_until_playing
 from tests.conftest import ARTIFACTS, OWNER_KEY
 from tests.segmind_standin import Reply
 
@@ -26,14 +26,6 @@ def page(chromium, studio, upstream):
     context, page = open_page(chromium, studio.url)
     yield page
     context.close()
-
-
-def make_clip(page, prompt: str, ratio: str = "16:9") -> None:
-    page.locator("#prompt textarea").fill(prompt)
-    page.get_by_label(ratio, exact=True).first.check()
-    page.locator("#generate").click()
-    page.locator(CARDS, has_text=prompt).locator("video").wait_for(timeout=30_000)
-    page.locator("#generate:not([disabled])").wait_for()
 
 
 # --------------------------------------------------------------------------- history

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from ray_studio.client import media
-from tests.browser import open_page, wait_until_playing
+from tests.browser import wait_until_playing
 from tests.conftest import ARTIFACTS
 from tests.segmind_standin import Reply
 
@@ -16,14 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TILES = "#variant-tiles .variant-tile"
 START_URL = "#start-image-url textarea, #start-image-url input"
-
-
-@pytest.fixture
-def page(chromium, studio, upstream):
-    upstream.reset()
-    context, page = open_page(chromium, studio.url, width=1366, height=900)
-    yield page
-    context.close()
 
 
 def open_variants(page) -> None:
