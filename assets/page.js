@@ -70,6 +70,21 @@ window.rayStudio = {
     window.rayStudio.firstLook?.reveal(); // on a phone, the result under the form scrolls into view
   },
 
+  // The list the cards or the tiles are drawn in, made once inside the Gradio block ``hostId``.
+  listIn(hostId, className, label = "") {
+    const host = document.getElementById(hostId);
+    if (!host) return null;
+    let list = host.querySelector(`:scope > .${className}`);
+    if (!list) {
+      list = document.createElement("div");
+      list.className = className;
+      list.setAttribute("role", "list");
+      if (label) list.setAttribute("aria-label", label);
+      host.appendChild(list);
+    }
+    return list;
+  },
+
   clickGenerate() {
     setTimeout(() => document.getElementById("generate")?.click(), 100);
   },
@@ -158,16 +173,7 @@ window.rayStudio.cards = {
     return [e.id, e.state, e.file, e.gone, e.error, e.line].join("|");
   },
   list() {
-    const host = document.getElementById("history-cards");
-    if (!host) return null;
-    let list = host.querySelector(":scope > .cards");
-    if (!list) {
-      list = document.createElement("div");
-      list.className = "cards";
-      list.setAttribute("role", "list");
-      host.appendChild(list);
-    }
-    return list;
+    return window.rayStudio.listIn("history-cards", "cards");
   },
   render(history) {
     this.renders = (this.renders || 0) + 1;
@@ -350,17 +356,7 @@ window.rayStudio.tiles = {
     return [t.id, t.state, t.file, t.why, t.label].join("|");
   },
   list() {
-    const host = document.getElementById("variant-tiles");
-    if (!host) return null;
-    let list = host.querySelector(":scope > .tiles");
-    if (!list) {
-      list = document.createElement("div");
-      list.className = "tiles";
-      list.setAttribute("role", "list");
-      list.setAttribute("aria-label", "Variants");
-      host.appendChild(list);
-    }
-    return list;
+    return window.rayStudio.listIn("variant-tiles", "tiles", "Variants");
   },
   render(tiles) {
     const list = this.list();
