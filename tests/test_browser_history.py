@@ -40,6 +40,7 @@ def test_a_new_clip_adds_one_card_and_leaves_the_others_nodes_and_players_as_the
 
 def test_cards_out_of_view_load_nothing_and_a_card_plays_when_asked(page):
     make_clip(page, "a lazy fox")
+    settled(page)  # the page's own last drawing of the clip would replace the 50 cards drawn below
     page.evaluate(
         "() => { const e = [...rayStudio.cards.entries.values()][0];"
         " rayStudio.cards.render(Array.from({length: 50}, (_, i) =>"
